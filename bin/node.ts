@@ -1,0 +1,94 @@
+import { ConfigError, helpText, loadConfig } from "../lib/config.js";
+import { LineReader } from "../lib/line-reader.js";
+import { createLogger } from "../lib/logger.js";
+import { RpcNode } from "../lib/node.js";
+import { createNodeApplication } from "../lib/node-app.js";
+
+/**
+ * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
+ * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
+ * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
+ * exit 0 because nothing is left open). A second signal forces the exit.
+ */
+function main(): void {
+  let loaded;
+  try {
+    loaded = loadConfig(process.argv.slice(2), process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`bin/node: ${error.message}\nTry 'bin/node --help'.\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (loaded.help) {
+    process.stdout.write(helpText());
+    return;
+  }
+  const { config } = loaded;
+  const logs = createLogger({ level: config.logLevel });
+  const { logger } = logs;
+  const stdin = process.stdin;
+  const stdout = process.stdout;
+  let outputClosed = false;
+  let stopping = false;
+
+  const node = new RpcNode({
+    app: createNodeApplication({ config, logger }),
+    logger,
+    write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
+  });
+  const reader = new LineReader({
+    maxLineBytes: config.maxLineBytes,
+    onLine: node.handleLine,
+    onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
+  });
+
+  const resumeWhenReady = (): void => {
+    if (stopping || !stdin.isPaused()) return;
+    if (node.outbox.pending <= config.maxInFlight / 2 && !node.outbox.congested) stdin.resume();
+    else setImmediate(resumeWhenReady);
+  };
+  stdin.on("data", (chunk: Buffer) => {
+    reader.push(chunk);
+    if (node.outbox.pending > config.maxInFlight || node.outbox.congested) {
+      stdin.pause();
+      setImmediate(resumeWhenReady);
+    }
+  });
+  stdout.on("drain", () => node.outbox.flush());
+  stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (outputClosed) return;
+    outputClosed = true;
+    logger.warn({ code: error.code }, "stdout closed by the reader; stopping");
+    stop("stdout closed");
+  });
+
+  function stop(reason: string): void {
+    if (stopping) return;
+    stopping = true;
+    stdin.pause();
+    stdin.removeAllListeners("data");
+    stdin.destroy();
+    reader.end();
+    void node.whenIdle().then(() => {
+      logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
+      logs.flush();
+      process.removeListener("SIGTERM", onSignal);
+      process.removeListener("SIGINT", onSignal);
+    });
+  }
+  function onSignal(signal: NodeJS.Signals): void {
+    if (stopping) {
+      logger.warn({ signal }, "second signal; exiting now");
+      logs.flush();
+      process.exit(1);
+    }
+    stop(signal);
+  }
+  stdin.on("end", () => stop("end of input"));
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)` } }, "started");
+}
+
+main();

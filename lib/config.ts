@@ -1,0 +1,116 @@
+import { parseArgs } from "node:util";
+import { LOG_LEVELS, type LogLevel } from "./logger.js";
+
+/** Everything bin/node can be told, after defaults: read in one place, passed down as is. */
+export interface NodeConfig {
+  readonly logLevel: LogLevel;
+  readonly authTokens: readonly string[];
+  readonly rateLimitCapacity: number;
+  readonly rateLimitRefillPerSec: number;
+  readonly trustProxy: boolean;
+  readonly maxLineBytes: number;
+  readonly maxInFlight: number;
+}
+
+/** A flag or environment variable that is not right; the message says which and why. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+interface OptionSpec {
+  readonly key: keyof NodeConfig;
+  readonly flag: string;
+  readonly env: string;
+  readonly boolean?: true;
+  readonly default: string;
+  readonly help: string;
+  readonly parse: (raw: string, where: string) => unknown;
+}
+
+function integer(min: number) {
+  return (raw: string, where: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isInteger(n) || n < min) throw new ConfigError(`${where} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+}
+function number(min: number) {
+  return (raw: string, where: string): number => {
+    const n = Number(raw);
+    if (raw.trim() === "" || !Number.isFinite(n) || n < min) throw new ConfigError(`${where} must be a number >= ${min}, got ${JSON.stringify(raw)}`);
+    return n;
+  };
+}
+function boolean(raw: string, where: string): boolean {
+  const v = raw.trim().toLowerCase();
+  if (["1", "true", "yes", "on"].includes(v)) return true;
+  if (["0", "false", "no", "off", ""].includes(v)) return false;
+  throw new ConfigError(`${where} must be 1/true/yes/on or 0/false/no/off, got ${JSON.stringify(raw)}`);
+}
+function tokens(raw: string, where: string): string[] {
+  const list = raw.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (list.length === 0) throw new ConfigError(`${where} must name at least one token (comma-separated)`);
+  if (list.some((t) => /\s/.test(t))) throw new ConfigError(`${where}: tokens cannot contain whitespace`);
+  return list;
+}
+function level(raw: string, where: string): LogLevel {
+  const v = raw.trim().toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${where} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
+  return v as LogLevel;
+}
+
+/** The options of bin/node: flag, environment variable, default, meaning. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "logLevel", flag: "log-level", env: "LOG_LEVEL", default: "info", parse: level, help: `log level on stderr: ${LOG_LEVELS.join(", ")}` },
+  { key: "authTokens", flag: "auth-tokens", env: "AUTH_TOKENS", default: "valid_token", parse: tokens, help: "accepted bearer tokens, comma-separated" },
+  { key: "rateLimitCapacity", flag: "rate-limit-capacity", env: "RATE_LIMIT_CAPACITY", default: "10", parse: number(1), help: "token bucket size per client (largest burst)" },
+  { key: "rateLimitRefillPerSec", flag: "rate-limit-refill-per-sec", env: "RATE_LIMIT_REFILL_PER_SEC", default: "10", parse: number(0), help: "tokens added per client per second" },
+  { key: "trustProxy", flag: "trust-proxy", env: "TRUST_PROXY", boolean: true, default: "0", parse: boolean, help: "count calls per x-forwarded-for address (only behind a proxy that sets it)" },
+  { key: "maxLineBytes", flag: "max-line-bytes", env: "MAX_LINE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "longer input lines are dropped unread and logged" },
+  { key: "maxInFlight", flag: "max-in-flight", env: "MAX_IN_FLIGHT", default: "10000", parse: integer(1), help: "calls awaiting their reply before stdin is paused" },
+];
+
+/** What {@link loadConfig} found: a configuration, or a request for help. */
+export type Loaded = { readonly help: true } | { readonly help: false; readonly config: NodeConfig };
+
+/**
+ * Reads the configuration from command-line flags and the environment; a flag wins over its
+ * variable, a variable over the default. Throws a ConfigError naming the bad setting.
+ */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Loaded {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options: Record<string, { type: "string" | "boolean"; short?: string }> = { help: { type: "boolean", short: "h" } };
+    for (const o of OPTIONS) options[o.flag] = { type: o.boolean ? "boolean" : "string" };
+    values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  if (values["help"] === true) return { help: true };
+  const config: Record<string, unknown> = {};
+  for (const o of OPTIONS) {
+    const flag = values[o.flag];
+    const fromEnv = env[o.env];
+    if (flag !== undefined) config[o.key] = o.parse(String(flag === true ? "1" : flag), `--${o.flag}`);
+    else if (fromEnv !== undefined) config[o.key] = o.parse(fromEnv, o.env);
+    else config[o.key] = o.parse(o.default, `the default of --${o.flag}`);
+  }
+  return { help: false, config: config as unknown as NodeConfig };
+}
+
+/** The text of `bin/node --help`. */
+export function helpText(): string {
+  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${o.env.padEnd(27)}${o.help} (default: ${o.default})`);
+  return [
+    "Usage: bin/node [options] < messages.jsonl",
+    "",
+    "A Maelstrom-style node: one JSON message per line on stdin, one reply per line on stdout;",
+    "each grpc_call runs through logging -> auth -> rate_limit into the KeyValue service.",
+    "Logs are JSON lines on stderr. A flag wins over its environment variable.",
+    "",
+    "  flag".padEnd(36) + "environment".padEnd(27) + "meaning",
+    ...rows,
+    "  -h, --help".padEnd(63) + "print this text",
+    "",
+  ].join("\n");
+}

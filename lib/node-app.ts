@@ -1,0 +1,27 @@
+import { auth } from "../middleware/auth.js";
+import { logging } from "../middleware/logging.js";
+import { rateLimit } from "../middleware/rate-limit.js";
+import { Application } from "./application.js";
+import type { NodeConfig } from "./config.js";
+import { type KeyValueStore, keyValueService } from "./key-value.js";
+import type { Logger } from "./logger.js";
+import { router } from "./service.js";
+
+/** What {@link createNodeApplication} needs. */
+export interface NodeApplicationOptions {
+  readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSec" | "trustProxy">;
+  readonly logger: Logger;
+  /** Where KeyValue keeps its data; in memory by default. */
+  readonly store?: KeyValueStore;
+}
+
+/** The application bin/node serves: logging -> auth -> rate_limit -> KeyValue. */
+export function createNodeApplication({ config, logger, store }: NodeApplicationOptions) {
+  return new Application({
+    onError: (err, ctx, at) => logger.error({ err, service: ctx.service, method: ctx.method, client: ctx.peer, at }, "call failed"),
+  })
+    .use(logging({ logger }))
+    .use(auth({ tokens: config.authTokens }))
+    .use(rateLimit({ capacity: config.rateLimitCapacity, refillPerSecond: config.rateLimitRefillPerSec, trustProxy: config.trustProxy }))
+    .handle(router([keyValueService(store)]));
+}

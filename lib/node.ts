@@ -1,0 +1,142 @@
+import type { Application } from "./application.js";
+import { CallContext } from "./context.js";
+import type { Logger } from "./logger.js";
+import { type Body, Outbox } from "./outbox.js";
+import { Stats } from "./stats.js";
+
+/** Options of {@link RpcNode}. */
+export interface RpcNodeOptions {
+  /** The pipeline every grpc_call runs through. */
+  readonly app: Application;
+  readonly logger: Logger;
+  /** Writes a batch of output lines; returns false when the reader wants us to wait. */
+  readonly write: (chunk: string) => boolean;
+}
+
+/** Maelstrom's error code for a message type the node does not support. */
+export const NOT_SUPPORTED = 10;
+
+type Envelope = { readonly src: string; readonly dest?: unknown; readonly body: Record<string, unknown> };
+
+function isEnvelope(msg: unknown): msg is Envelope {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg)) return false;
+  const { src, body } = msg as Record<string, unknown>;
+  return typeof src === "string" && body !== null && typeof body === "object" && !Array.isArray(body);
+}
+
+const asString = (value: unknown): string => (typeof value === "string" ? value : "");
+
+const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined =>
+  inReplyTo === undefined ? undefined : { type: "init_ok", in_reply_to: inReplyTo };
+
+const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined =>
+  inReplyTo === undefined ? undefined : { type: "error", in_reply_to: inReplyTo, code: NOT_SUPPORTED, text: `unsupported message type: ${type}` };
+
+/**
+ * The protocol side of bin/node (see PROTOCOL.md): turns each line into a message, each
+ * grpc_call into a {@link CallContext} run through the application, and each outcome into its
+ * reply, through an {@link Outbox} that keeps replies in arrival order.
+ */
+export class RpcNode {
+  readonly stats = new Stats();
+  readonly outbox: Outbox;
+  readonly #app: Application;
+  readonly #logger: Logger;
+  #nodeId: string | undefined;
+  #nodeIds: readonly string[] = [];
+
+  constructor(options: RpcNodeOptions) {
+    this.#app = options.app;
+    this.#logger = options.logger;
+    this.outbox = new Outbox({ write: options.write });
+  }
+
+  /** The id `init` gave this node, if it has arrived. */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
+  }
+
+  /** All node ids `init` named. */
+  get nodeIds(): readonly string[] {
+    return this.#nodeIds;
+  }
+
+  /** Handles one input line; bad lines are logged with their number and skipped. */
+  readonly handleLine = (line: string, lineNo: number): void => {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch (error) {
+      if (line.trim() === "") return;
+      this.#logger.warn({ line: lineNo, error: error instanceof Error ? error.message : String(error) }, "input line is not JSON; skipped");
+      return;
+    }
+    if (!isEnvelope(msg)) {
+      this.#logger.warn({ line: lineNo }, "input line is not an envelope with a string src and an object body; skipped");
+      return;
+    }
+    this.handleMessage(msg, lineNo);
+  };
+
+  /** Handles one envelope. */
+  handleMessage(msg: Envelope, lineNo = 0): void {
+    const body = msg.body;
+    const inReplyTo = body["msg_id"];
+    const src = this.#nodeId ?? asString(msg.dest);
+    if (inReplyTo === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
+    switch (body["type"]) {
+      case "grpc_call": {
+        const ctx = new CallContext({
+          service: asString(body["service"]),
+          method: asString(body["method"]),
+          request: body["request"],
+          metadata: body["metadata"],
+          peer: msg.src,
+        });
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+        return;
+      }
+      case "grpc_interceptor_stats":
+        this.outbox.push(src, msg.src, inReplyTo, undefined, this.#renderStats);
+        return;
+      case "init":
+        this.#init(body, lineNo);
+        this.outbox.push(this.#nodeId ?? src, msg.src, inReplyTo, undefined, renderInit);
+        return;
+      default: {
+        const type = String(body["type"]).slice(0, 200);
+        this.#logger.warn({ line: lineNo, type }, "unsupported message type");
+        this.outbox.push(src, msg.src, inReplyTo, type, renderNotSupported);
+      }
+    }
+  }
+
+  /** Resolves once every reply to what was read so far has been written. */
+  whenIdle(): Promise<void> {
+    return this.outbox.whenIdle();
+  }
+
+  #init(body: Record<string, unknown>, lineNo: number): void {
+    const nodeId = body["node_id"];
+    const nodeIds = body["node_ids"];
+    if (typeof nodeId !== "string" || nodeId === "") {
+      this.#logger.warn({ line: lineNo }, "init without a string node_id; keeping the current id");
+      return;
+    }
+    this.#nodeId = nodeId;
+    this.#nodeIds = Array.isArray(nodeIds) ? nodeIds.filter((id): id is string => typeof id === "string") : [];
+  }
+
+  readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
+    inReplyTo === undefined ? undefined : { type: "grpc_interceptor_stats_ok", in_reply_to: inReplyTo, stats: this.stats.toWire() };
+
+  readonly #renderCall = (ctx: CallContext, inReplyTo: unknown): Body | undefined => {
+    const failed = ctx.interceptorFailed;
+    this.stats.record(failed);
+    if (inReplyTo === undefined) return undefined;
+    if (failed !== undefined) return { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptor_failed: failed };
+    const body: Body = { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptors_applied: ctx.applied };
+    if (ctx.failure === undefined && ctx.response !== undefined) body["response"] = ctx.response;
+    return body;
+  };
+}

@@ -1,0 +1,117 @@
+import { dumps } from "./python-json.js";
+
+/** A reply body; the outbox appends `msg_id` as its last key. */
+export type Body = Record<string, unknown>;
+
+/** Turns what a message produced into its reply body at write time; undefined writes nothing. */
+export type Render<T> = (value: T, inReplyTo: unknown) => Body | undefined;
+
+/** Options of {@link Outbox}. */
+export interface OutboxOptions {
+  /** Writes a batch of lines; returns false when the destination wants us to wait. */
+  readonly write: (chunk: string) => boolean;
+  /** Bytes of pending output that force a write before the end of the batch. Default 64 KiB. */
+  readonly batchBytes?: number;
+}
+
+interface Entry {
+  src: string;
+  dest: string;
+  inReplyTo: unknown;
+  value: unknown;
+  render: Render<unknown>;
+  ready: boolean;
+}
+
+/**
+ * The node's outgoing side: replies leave in the order their requests arrived, however their
+ * work overlaps, numbered by the node's own msg_id counter in that order, and written in
+ * batches (one write per turn of the event loop, or sooner past `batchBytes`).
+ */
+export class Outbox {
+  readonly #write: (chunk: string) => boolean;
+  readonly #batchBytes: number;
+  #queue: (Entry | undefined)[] = [];
+  #head = 0;
+  #nextMsgId = 0;
+  #buffer = "";
+  #flushScheduled = false;
+  #idle: (() => void)[] = [];
+  #congested = false;
+
+  constructor(options: OutboxOptions) {
+    this.#write = options.write;
+    this.#batchBytes = options.batchBytes ?? 64 * 1024;
+  }
+
+  /** Replies reserved but not yet written (work in flight or waiting for earlier replies). */
+  get pending(): number {
+    return this.#queue.length - this.#head;
+  }
+
+  /** Whether the last write was refused by the destination (it wants us to wait for 'drain'). */
+  get congested(): boolean {
+    return this.#congested;
+  }
+
+  /**
+   * Reserves the next place in output order. `work`, when given, is what must settle before the
+   * reply can be rendered; `render(value, inReplyTo)` then builds the body.
+   */
+  push<T>(src: string, dest: string, inReplyTo: unknown, value: T, render: Render<T>, work?: Promise<unknown>): void {
+    const entry: Entry = { src, dest, inReplyTo, value, render: render as Render<unknown>, ready: work === undefined };
+    this.#queue.push(entry);
+    if (work === undefined) this.#drain();
+    else work.then(() => {
+      entry.ready = true;
+      this.#drain();
+    });
+  }
+
+  /** Resolves once every reserved reply has been written. */
+  whenIdle(): Promise<void> {
+    if (this.pending === 0 && this.#buffer === "") return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  /** Writes what is buffered now; called when the destination has drained. */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#buffer !== "") {
+      const chunk = this.#buffer;
+      this.#buffer = "";
+      this.#congested = !this.#write(chunk);
+    }
+    if (this.pending === 0 && this.#idle.length > 0) {
+      const waiting = this.#idle;
+      this.#idle = [];
+      for (const resolve of waiting) resolve();
+    }
+  }
+
+  #drain(): void {
+    const queue = this.#queue;
+    let head = this.#head;
+    for (let entry = queue[head]; entry !== undefined && entry.ready; entry = queue[head]) {
+      queue[head++] = undefined;
+      const body = entry.render(entry.value, entry.inReplyTo);
+      if (body === undefined) continue;
+      body["msg_id"] = this.#nextMsgId++;
+      this.#buffer += dumps({ src: entry.src, dest: entry.dest, body }) + "\n";
+    }
+    if (head === queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    } else if (head > 4096 && head * 2 > queue.length) {
+      this.#queue = queue.slice(head);
+      this.#head = 0;
+    } else {
+      this.#head = head;
+    }
+    if (this.#buffer.length >= this.#batchBytes) this.flush();
+    else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+}

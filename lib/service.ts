@@ -1,0 +1,51 @@
+import type { CallContext } from "./context.js";
+import type { Handler } from "./middleware.js";
+import { Status } from "./status.js";
+import { StatusError } from "./status-error.js";
+
+/**
+ * A unary method: takes the request, returns the response. It may set `ctx.status` for an
+ * answer that is not OK but still carries a response (a NOT_FOUND with details, say), or throw a
+ * StatusError to fail the call without one.
+ */
+export type UnaryMethod<S extends object = object> = (request: unknown, ctx: CallContext<S>) => unknown;
+
+/** A named set of methods, e.g. `KeyValue` with `Get` and `Put`. */
+export interface ServiceDefinition<S extends object = object> {
+  readonly name: string;
+  readonly methods: Readonly<Record<string, UnaryMethod<S>>>;
+}
+
+/**
+ * Defines a service; checks the names and methods at once.
+ *
+ * @example
+ *   const echo = defineService("Echo", { Say: (request) => request });
+ */
+export function defineService<S extends object = object>(name: string, methods: Readonly<Record<string, UnaryMethod<S>>>): ServiceDefinition<S> {
+  if (typeof name !== "string" || name === "") throw new TypeError("defineService(): name must be a non-empty string");
+  for (const [method, fn] of Object.entries(methods)) {
+    if (typeof fn !== "function") throw new TypeError(`defineService(): ${name}/${method} is not a function`);
+  }
+  return { name, methods };
+}
+
+/**
+ * The handler that dispatches a call to its service's method; an unknown service or method
+ * ends the call with UNIMPLEMENTED.
+ *
+ * @example
+ *   app.handle(router([keyValueService(), echo]));
+ */
+export function router<S extends object = object>(services: readonly ServiceDefinition<S>[]): Handler<S> {
+  const table = new Map<string, Map<string, UnaryMethod<S>>>();
+  for (const service of services) {
+    if (table.has(service.name)) throw new TypeError(`router(): service ${service.name} is defined twice`);
+    table.set(service.name, new Map(Object.entries(service.methods)));
+  }
+  return async function route(ctx: CallContext<S>): Promise<void> {
+    const method = table.get(ctx.service)?.get(ctx.method);
+    if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);
+    ctx.response = await method(ctx.request, ctx);
+  };
+}
