@@ -93,8 +93,10 @@ describe("bin/node with Redis: one limit per client across a fleet (issue #3)", 
       expect(await redis!.cli("get", `${PREFIX}kv:shared`)).to.equal("from n1");
     });
 
-    it("ends every node by itself with exit code 0 on EOF (its Redis client closed, nothing left open)", async () => {
-      expect(await Promise.all(nodes.map((n) => n.end()))).to.deep.equal([0, 0, 0]);
+    it("ends each node by itself with exit code 0 on EOF or SIGTERM (its Redis client closed, nothing left open)", async () => {
+      const [n1, n2, n3] = nodes as [NodeProcess, NodeProcess, NodeProcess];
+      expect(await Promise.all([n1.end(), n2.terminate(), n3.terminate()])).to.deep.equal([0, 0, 0]);
+      expect(n2.logged(/^stopped$/)[0]).to.include({ reason: "SIGTERM" });
     });
   });
 

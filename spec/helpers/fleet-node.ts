@@ -91,6 +91,15 @@ export class NodeProcess {
     return code;
   }
 
+  /** Sends SIGTERM and resolves with the exit code once the process has ended by itself. */
+  async terminate(): Promise<number | null> {
+    if (!this.alive) return this.#child.exitCode;
+    const exited = once(this.#child, "exit");
+    this.#child.kill("SIGTERM");
+    const [code] = (await exited) as [number | null];
+    return code;
+  }
+
   /** Ends the process, if still running, for after() hooks. */
   kill(): void {
     if (this.alive) this.#child.kill("SIGKILL");
