@@ -92,7 +92,9 @@ async function main(): Promise<void> {
   stdin.on("end", () => stop("end of input"));
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)` } }, "started");
+  // A REDIS_URL may carry a password: never logged, like the tokens.
+  const redisUrl = config.redisUrl?.replace(/\/\/[^@/]*@/, "//[REDACTED]@");
+  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
 }
 
 void main();

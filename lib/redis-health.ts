@@ -17,7 +17,12 @@ export interface RedisHealthOptions {
   readonly now?: () => number;
 }
 
-const message = (error: unknown): string => (error instanceof Error ? error.message : String(error));
+/** The error's message; for a Cluster that reached no node, with the last node's error (ECONNREFUSED...). */
+function message(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const last = (error as { lastNodeError?: unknown }).lastNodeError;
+  return last instanceof Error ? `${error.message} (${last.message})` : error.message;
+}
 
 /**
  * A circuit breaker for one Redis client, fed by command outcomes and the client's `ready` and

@@ -203,9 +203,9 @@ describe("bin/node with Redis: one limit per client across a fleet (issue #3)", 
   });
 
   describe("a wrong REDIS_URL at start", () => {
-    it("logs one clear line and serves from the in-memory insurance bucket", async () => {
+    it("logs one clear line (never the password) and serves from the in-memory insurance bucket", async () => {
       const port = await freePort();
-      const node = await NodeProcess.start("w1", fleetEnv({ REDIS_URL: `redis://127.0.0.1:${port}` }));
+      const node = await NodeProcess.start("w1", { ...fleetEnv({ REDIS_URL: `redis://app:s3cret-pw@127.0.0.1:${port}` }), LOG_LEVEL: "debug" });
       try {
         const replies = await spread([node], "w", 30);
         expect(statuses(replies)).to.deep.equal({ OK: 20, RESOURCE_EXHAUSTED: 10 });
@@ -218,6 +218,7 @@ describe("bin/node with Redis: one limit per client across a fleet (issue #3)", 
         expect(warnings[0]).to.include({ redis: "down" });
         expect(String(warnings[0]!["msg"])).to.match(/^Redis unreachable at start: .*insurance bucket/);
         expect(String(warnings[0]!["err"])).to.contain(`127.0.0.1:${port}`);
+        expect(JSON.stringify(node.logs)).to.not.contain("s3cret-pw");
       } finally {
         node.kill();
       }
