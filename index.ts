@@ -4,6 +4,10 @@ export { type KeyValueStore, MemoryStore, keyValueService } from "./lib/key-valu
 export { createLogger, type Logger, type LoggerHandle, redactMetadata } from "./lib/logger.js";
 export { Metadata } from "./lib/metadata.js";
 export type { Handler, Middleware, Next } from "./lib/middleware.js";
+export { closeRedisClient, type ConnectOutcome, createRedisClient, type RedisClient, type RedisClientOptions, whenConnected } from "./lib/redis-client.js";
+export { RedisHealth, type RedisHealthOptions, type RedisState } from "./lib/redis-health.js";
+export { RedisStore, type RedisStoreOptions } from "./lib/redis-store.js";
+export { RedisTokenBucket, type RedisTokenBucketOptions } from "./lib/redis-token-bucket.js";
 export { defineService, router, type ServiceDefinition, type UnaryMethod } from "./lib/service.js";
 export { Status, type StatusName, httpStatus, isServerFault, isStatusName, statusCode } from "./lib/status.js";
 export { StatusError, type StatusErrorOptions } from "./lib/status-error.js";

@@ -10,7 +10,7 @@ import { createNodeApplication } from "../lib/node-app.js";
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
  * exit 0 because nothing is left open). A second signal forces the exit.
  */
-function main(): void {
+async function main(): Promise<void> {
   let loaded;
   try {
     loaded = loadConfig(process.argv.slice(2), process.env);
@@ -27,13 +27,17 @@ function main(): void {
   const { config } = loaded;
   const logs = createLogger({ level: config.logLevel });
   const { logger } = logs;
+  // Only a node told to share its limits loads the Redis code and ioredis (issue #3).
+  const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
+    ? await (await import("../lib/redis-backend.js")).openRedisBackend(config, logger)
+    : undefined;
   const stdin = process.stdin;
   const stdout = process.stdout;
   let outputClosed = false;
   let stopping = false;
 
   const node = new RpcNode({
-    app: createNodeApplication({ config, logger }),
+    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
   });
@@ -70,7 +74,7 @@ function main(): void {
     stdin.removeAllListeners("data");
     stdin.destroy();
     reader.end();
-    void node.whenIdle().then(() => {
+    void node.whenIdle().then(() => redis?.close()).then(() => {
       logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
       logs.flush();
       process.removeListener("SIGTERM", onSignal);
@@ -88,7 +92,9 @@ function main(): void {
   stdin.on("end", () => stop("end of input"));
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)` } }, "started");
+  // A REDIS_URL may carry a password: never logged, like the tokens.
+  const redisUrl = config.redisUrl?.replace(/\/\/[^@/]*@/, "//[REDACTED]@");
+  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
 }
 
-main();
+void main();

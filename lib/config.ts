@@ -10,6 +10,16 @@ export interface NodeConfig {
   readonly trustProxy: boolean;
   readonly maxLineBytes: number;
   readonly maxInFlight: number;
+  /** One Redis to share rate limits (and, with kvStore "redis", the KeyValue data) through. */
+  readonly redisUrl: string | undefined;
+  /** Seed nodes (`host:port`) of a Redis Cluster to share them through instead. */
+  readonly redisClusterNodes: readonly string[] | undefined;
+  /** Prepended to every Redis key, to keep deployments sharing one Redis apart. */
+  readonly redisKeyPrefix: string;
+  /** How long a call waits for Redis before the in-memory insurance bucket answers it. */
+  readonly redisCommandTimeoutMs: number;
+  /** Where the KeyValue service keeps its data. */
+  readonly kvStore: "memory" | "redis";
 }
 
 /** A flag or environment variable that is not right; the message says which and why. */
@@ -53,6 +63,35 @@ function tokens(raw: string, where: string): string[] {
   if (list.some((t) => /\s/.test(t))) throw new ConfigError(`${where}: tokens cannot contain whitespace`);
   return list;
 }
+function text(raw: string): string {
+  return raw;
+}
+function redisUrl(raw: string, where: string): string | undefined {
+  const v = raw.trim();
+  if (v === "") return undefined;
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw new ConfigError(`${where} must be a URL like redis://host:6379, got ${JSON.stringify(raw)}`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${where} must start with redis:// or rediss://, got ${JSON.stringify(raw)}`);
+  return v;
+}
+function hostPorts(raw: string, where: string): string[] | undefined {
+  const list = raw.split(",").map((t) => t.trim()).filter((t) => t !== "");
+  if (list.length === 0) return undefined;
+  for (const node of list) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(node);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new ConfigError(`${where} must be host:port seeds, comma-separated; got ${JSON.stringify(node)}`);
+  }
+  return list;
+}
+function kvStore(raw: string, where: string): "memory" | "redis" {
+  const v = raw.trim().toLowerCase();
+  if (v !== "memory" && v !== "redis") throw new ConfigError(`${where} must be memory or redis, got ${JSON.stringify(raw)}`);
+  return v;
+}
 function level(raw: string, where: string): LogLevel {
   const v = raw.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${where} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
@@ -68,6 +107,11 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "trustProxy", flag: "trust-proxy", env: "TRUST_PROXY", boolean: true, default: "0", parse: boolean, help: "count calls per x-forwarded-for address (only behind a proxy that sets it)" },
   { key: "maxLineBytes", flag: "max-line-bytes", env: "MAX_LINE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "longer input lines are dropped unread and logged" },
   { key: "maxInFlight", flag: "max-in-flight", env: "MAX_IN_FLIGHT", default: "10000", parse: integer(1), help: "calls awaiting their reply before stdin is paused" },
+  { key: "redisUrl", flag: "redis-url", env: "REDIS_URL", default: "", parse: redisUrl, help: "share rate limits through this Redis (redis://host:port/db)" },
+  { key: "redisClusterNodes", flag: "redis-cluster-nodes", env: "REDIS_CLUSTER_NODES", default: "", parse: hostPorts, help: "share them through a Redis Cluster: host:port seeds, comma-separated" },
+  { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "REDIS_KEY_PREFIX", default: "rpci:", parse: text, help: "prefix of every Redis key; keeps deployments on one Redis apart" },
+  { key: "redisCommandTimeoutMs", flag: "redis-command-timeout-ms", env: "REDIS_COMMAND_TIMEOUT_MS", default: "100", parse: integer(1), help: "ms a call waits for Redis before the in-memory insurance bucket answers" },
+  { key: "kvStore", flag: "kv-store", env: "KV_STORE", default: "memory", parse: kvStore, help: "where KeyValue data lives: memory, or redis (needs a Redis setting)" },
 ];
 
 /** What {@link loadConfig} found: a configuration, or a request for help. */
@@ -95,12 +139,21 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     else if (fromEnv !== undefined) config[o.key] = o.parse(fromEnv, o.env);
     else config[o.key] = o.parse(o.default, `the default of --${o.flag}`);
   }
+  checkRedis(config as unknown as NodeConfig);
   return { help: false, config: config as unknown as NodeConfig };
+}
+
+/** The Redis settings that only make sense together (issue #3). */
+function checkRedis(config: NodeConfig): void {
+  if (config.redisUrl !== undefined && config.redisClusterNodes !== undefined) throw new ConfigError("set REDIS_URL or REDIS_CLUSTER_NODES, not both");
+  if (config.kvStore === "redis" && config.redisUrl === undefined && config.redisClusterNodes === undefined) {
+    throw new ConfigError("KV_STORE=redis needs REDIS_URL or REDIS_CLUSTER_NODES");
+  }
 }
 
 /** The text of `bin/node --help`. */
 export function helpText(): string {
-  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${o.env.padEnd(27)}${o.help} (default: ${o.default})`);
+  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${o.env.padEnd(27)}${o.help} (default: ${o.default === "" ? "none" : o.default})`);
   return [
     "Usage: bin/node [options] < messages.jsonl",
     "",

@@ -1,6 +1,6 @@
 import { auth } from "../middleware/auth.js";
 import { logging } from "../middleware/logging.js";
-import { rateLimit } from "../middleware/rate-limit.js";
+import { type ConsumingLimiter, rateLimit } from "../middleware/rate-limit.js";
 import { Application } from "./application.js";
 import type { NodeConfig } from "./config.js";
 import { type KeyValueStore, keyValueService } from "./key-value.js";
@@ -12,16 +12,19 @@ export interface NodeApplicationOptions {
   readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSec" | "trustProxy">;
   readonly logger: Logger;
   /** Where KeyValue keeps its data; in memory by default. */
-  readonly store?: KeyValueStore;
+  readonly store?: KeyValueStore | undefined;
+  /** The rate limiter (a RedisTokenBucket, say); by default an in-memory token bucket per config. */
+  readonly limiter?: ConsumingLimiter | undefined;
 }
 
 /** The application bin/node serves: logging -> auth -> rate_limit -> KeyValue. */
-export function createNodeApplication({ config, logger, store }: NodeApplicationOptions) {
+export function createNodeApplication({ config, logger, store, limiter }: NodeApplicationOptions) {
+  const limits = limiter === undefined ? { capacity: config.rateLimitCapacity, refillPerSecond: config.rateLimitRefillPerSec } : { limiter };
   return new Application({
     onError: (err, ctx, at) => logger.error({ err, service: ctx.service, method: ctx.method, client: ctx.peer, at }, "call failed"),
   })
     .use(logging({ logger }))
     .use(auth({ tokens: config.authTokens }))
-    .use(rateLimit({ capacity: config.rateLimitCapacity, refillPerSecond: config.rateLimitRefillPerSec, trustProxy: config.trustProxy }))
+    .use(rateLimit({ ...limits, trustProxy: config.trustProxy }))
     .handle(router([keyValueService(store)]));
 }
