@@ -65,6 +65,22 @@ describe("cache({ ttlMs })", () => {
     expect(gets()).to.equal(2);
   });
 
+  it("stops serving a key from memory as soon as a Put of it is sent", async () => {
+    let releasePut!: () => void;
+    const held = new Promise<void>((resolve) => (releasePut = resolve));
+    const { client, gets } = setup({}, async function holdPuts(ctx: CallContext, next: Next) {
+      if (ctx.method === "Put" && (ctx.request as { value: string }).value === "v2") await held;
+      await next();
+    });
+    await client.call("KeyValue", "Put", { key: "k", value: "v1" });
+    await client.call("KeyValue", "Get", { key: "k" });
+    const put = client.call("KeyValue", "Put", { key: "k", value: "v2" });
+    await client.call("KeyValue", "Get", { key: "k" }); // while the Put is in flight: not from memory
+    expect(gets()).to.equal(2);
+    releasePut();
+    await put;
+  });
+
   it("keeps only OK answers", async () => {
     const { client, gets } = setup();
     await client.call("KeyValue", "Get", { key: "missing" });

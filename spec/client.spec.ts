@@ -5,6 +5,7 @@ import { createNodeApplication } from "../lib/node-app.js";
 import type { ClientCallContext } from "../lib/client/call-context.js";
 import { createClient } from "../lib/client/client.js";
 import { InProcessTransport } from "../lib/client/in-process-transport.js";
+import { resending } from "../lib/client/middleware.js";
 import type { Next } from "../lib/middleware.js";
 import { cache, type CacheState } from "../middleware/client/cache.js";
 import { credentials } from "../middleware/client/credentials.js";
@@ -78,6 +79,32 @@ describe("createClient(transport)", () => {
     expect(result.status).to.equal(Status.INTERNAL);
     expect(result.error?.message).to.equal("next() called multiple times");
     expect(seen).to.have.length(1);
+  });
+
+  it("lets a resending() middleware send again, each time through a fresh run with a clean outcome", async () => {
+    const { app, seen } = keyValueServer();
+    const before: string[] = [];
+    const client = createClient(new InProcessTransport(app))
+      .use(resending(async function twice(_ctx: ClientCallContext, next: Next) {
+        await next();
+        await next();
+      }))
+      .use(async function inner(ctx, next) {
+        before.push(ctx.status);
+        await next();
+      });
+    expect((await client.call("KeyValue", "Get", { key: "k" })).status).to.equal(Status.NOT_FOUND);
+    expect(seen).to.have.length(2);
+    expect(before).to.deep.equal([Status.UNKNOWN, Status.UNKNOWN]);
+  });
+
+  it("refuses overlapping next() calls even from a resending() middleware", async () => {
+    const client = createClient(new InProcessTransport(keyValueServer().app)).use(resending(async function hedge(_ctx: ClientCallContext, next: Next) {
+      await Promise.all([next(), next()]);
+    }));
+    const result = await client.call("KeyValue", "Get", { key: "k" });
+    expect(result.status).to.equal(Status.INTERNAL);
+    expect(result.error?.message).to.match(/before the previous attempt ended/);
   });
 
   it("refuses bad arguments at once", async () => {

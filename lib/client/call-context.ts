@@ -34,6 +34,8 @@ export interface ClientCallInit<S extends object> {
 export class ClientCallContext<S extends object = object> {
   readonly service: string;
   readonly method: string;
+  /** `Service/Method`, the name retry and cache options use. */
+  readonly path: string;
   request: unknown;
   readonly metadata: Metadata;
   /** Aborts the call; `deadline()` replaces it, for the layers inside it, by one that also fires at the deadline. */
@@ -57,16 +59,13 @@ export class ClientCallContext<S extends object = object> {
   constructor(init: ClientCallInit<S>) {
     this.service = init.service;
     this.method = init.method;
+    this.path = `${init.service}/${init.method}`;
     this.request = init.request;
     this.metadata = new Metadata(init.metadata);
     this.signal = init.signal;
     this.state = init.state ?? ({} as S);
   }
 
-  /** `Service/Method`, the name retry and cache options use. */
-  get path(): string {
-    return `${this.service}/${this.method}`;
-  }
 
   /** Records the server's answer as the outcome. */
   respond(reply: Reply): void {
