@@ -1,8 +1,10 @@
 import type { Readable, Writable } from "node:stream";
 import { LineReader } from "../line-reader.js";
-import { isStatusName, Status } from "../status.js";
+import { Status } from "../status.js";
 import { StatusError } from "../status-error.js";
+import { LineWriter } from "./line-writer.js";
 import type { OutgoingCall, Reply, Transport } from "./transport.js";
+import { replyFromWire } from "./wire-reply.js";
 
 /** Options of {@link StdioTransport}. */
 export interface StdioTransportOptions {
@@ -20,9 +22,6 @@ export interface StdioTransportOptions {
   readonly onStrayLine?: (line: string, lineNo: number) => void;
 }
 
-/** Maelstrom's error code for "not supported". */
-const NOT_SUPPORTED = 10;
-
 interface Pending {
   readonly resolve: (body: Record<string, unknown>) => void;
   readonly reject: (reason: unknown) => void;
@@ -34,8 +33,7 @@ interface Pending {
  * A transport over a newline-delimited JSON stream pair, speaking bin/node's protocol
  * (PROTOCOL.md): it sends `init` first, numbers its messages, and matches each reply to its
  * call by `in_reply_to`, so any number of calls can be in flight and replies may come in any
- * order. Lines written in one turn of the event loop go out in one write; a full pipe is waited
- * out ('drain').
+ * order. Lines written in one turn of the event loop go out in one write (see {@link LineWriter}).
  *
  * A call given up on (its signal aborted) rejects at once; its reply, when it comes, is
  * dropped (the protocol has no cancel message, so the node still does the work).
@@ -56,12 +54,10 @@ export class StdioTransport implements Transport {
   readonly #src: string;
   readonly #dest: string;
   readonly #reader: LineReader;
+  readonly #writer: LineWriter;
   readonly #onStrayLine: (line: string, lineNo: number) => void;
   readonly #pending = new Map<number, Pending>();
   #lastMsgId = -1;
-  #outBuffer = "";
-  #flushScheduled = false;
-  #waitingForDrain = false;
   #closing = false;
   /** Set once the connection is over: why new calls fail. */
   #gone: StatusError | undefined;
@@ -85,12 +81,12 @@ export class StdioTransport implements Transport {
       onLine: this.#onLine,
       onOversize: (lineNo, bytes) => this.#onStrayLine(`<${bytes} bytes, over maxLineBytes>`, lineNo),
     });
+    this.#writer = new LineWriter(output);
     this.#done = new Promise((resolve) => (this.#markDone = resolve));
     input.on("data", this.#onData);
     input.on("end", this.#onEnd);
     input.on("error", this.#onInputError);
     output.on("error", this.#onOutputError);
-    output.on("drain", this.#onDrain);
 
     this.ready = this.#request({ type: "init", node_id: this.#dest, node_ids: [this.#dest] }, undefined).then(() => undefined);
     this.ready.catch(() => {}); // whoever awaits ready sees the rejection; nobody else must
@@ -106,7 +102,7 @@ export class StdioTransport implements Transport {
       { type: "grpc_call", service: call.service, method: call.method, request: call.request, metadata: call.metadata },
       call.signal,
     );
-    return replyFrom(body);
+    return replyFromWire(body);
   }
 
   /**
@@ -117,10 +113,7 @@ export class StdioTransport implements Transport {
   close(): Promise<void> {
     if (!this.#closing && this.#gone === undefined) {
       this.#closing = true;
-      // Even while waiting for 'drain': the stream queues what end() must not cut off.
-      const rest = this.#outBuffer;
-      this.#outBuffer = "";
-      this.#output.end(rest);
+      this.#writer.end();
     }
     return this.#done;
   }
@@ -151,29 +144,9 @@ export class StdioTransport implements Transport {
       });
       if (onAbort !== undefined) signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(msgId, { resolve, reject, signal, onAbort });
-      this.#write(line);
+      this.#writer.write(line);
     });
   }
-
-  #write(line: string): void {
-    this.#outBuffer += line;
-    if (this.#flushScheduled || this.#waitingForDrain) return;
-    this.#flushScheduled = true;
-    setImmediate(this.#flush);
-  }
-
-  readonly #flush = (): void => {
-    this.#flushScheduled = false;
-    if (this.#outBuffer === "" || this.#waitingForDrain || this.#gone !== undefined) return;
-    const chunk = this.#outBuffer;
-    this.#outBuffer = "";
-    if (!this.#output.write(chunk)) this.#waitingForDrain = true;
-  };
-
-  readonly #onDrain = (): void => {
-    this.#waitingForDrain = false;
-    this.#flush();
-  };
 
   readonly #onData = (chunk: Buffer | string): void => {
     this.#reader.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
@@ -206,7 +179,7 @@ export class StdioTransport implements Transport {
   #finish(reason: string): void {
     if (this.#gone !== undefined) return;
     this.#gone = new StatusError(Status.UNAVAILABLE, reason);
-    this.#outBuffer = "";
+    this.#writer.stop();
     for (const pending of this.#pending.values()) {
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener("abort", pending.onAbort);
       pending.reject(this.#gone);
@@ -214,26 +187,7 @@ export class StdioTransport implements Transport {
     this.#pending.clear();
     this.#input.removeListener("data", this.#onData);
     this.#input.removeListener("end", this.#onEnd);
-    this.#output.removeListener("drain", this.#onDrain);
     // The error listeners stay: a late EPIPE must not become an uncaught exception.
     this.#markDone();
   }
-}
-
-/** The reply body of a call as a {@link Reply}; an `error` reply rejects. */
-function replyFrom(body: Record<string, unknown>): Reply {
-  if (body["type"] === "error") {
-    const code = body["code"] === NOT_SUPPORTED ? Status.UNIMPLEMENTED : Status.UNKNOWN;
-    throw new StatusError(code, `the node answered error ${String(body["code"])}: ${String(body["text"])}`);
-  }
-  if (body["type"] !== "grpc_call_ok") throw new StatusError(Status.UNKNOWN, `unexpected reply type ${JSON.stringify(body["type"])}`);
-  const status = body["status"];
-  const applied = body["interceptors_applied"];
-  const failed = body["interceptor_failed"];
-  return {
-    status: isStatusName(status) ? status : Status.UNKNOWN,
-    response: body["response"],
-    interceptorsApplied: Array.isArray(applied) ? applied.filter((name): name is string => typeof name === "string") : undefined,
-    interceptorFailed: typeof failed === "string" ? failed : undefined,
-  };
 }
