@@ -60,7 +60,7 @@ export interface ClientUseOptions {
  * apart from a TypeError for bad arguments.
  *
  * @example
- *   const client = createClient(StdioTransport.spawn())
+ *   const client = createClient(spawnNode())
  *     .use(logging())
  *     .use(deadline({ timeoutMs: 1000 }))
  *     .use(retry({ maxAttempts: 3, baseDelayMs: 50 }))

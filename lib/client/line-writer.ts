@@ -1,9 +1,9 @@
 import type { Writable } from "node:stream";
 
 /**
- * The writing half of a newline-delimited stream, the counterpart of {@link LineReader}: lines
- * written in one turn of the event loop go out in one `write()`, and while the stream wants us
- * to wait ('drain') lines are held here instead of piling into it.
+ * The writing half of a newline-delimited stream, the counterpart of `LineReader`
+ * (lib/line-reader.ts): lines written in one turn of the event loop go out in one `write()`,
+ * and while the stream wants us to wait ('drain') lines are held here instead of piling into it.
  */
 export class LineWriter {
   readonly #output: Writable;
