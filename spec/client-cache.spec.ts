@@ -5,8 +5,8 @@ import { InProcessTransport } from "../lib/client/in-process-transport.js";
 import type { Next } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
 import { cache, type CacheOptions } from "../middleware/client/cache.js";
-import { FakeClock } from "./support/fake-clock.js";
-import { keyValueServer } from "./support/servers.js";
+import { FakeClock } from "./client-support/fake-clock.js";
+import { keyValueServer } from "./client-support/servers.js";
 
 function setup(options: Partial<CacheOptions> = {}, ...server: ((ctx: CallContext, next: Next) => Promise<void>)[]) {
   const clock = new FakeClock();

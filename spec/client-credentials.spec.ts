@@ -4,7 +4,7 @@ import { InProcessTransport } from "../lib/client/in-process-transport.js";
 import { createNodeApplication } from "../lib/node-app.js";
 import { Status } from "../lib/status.js";
 import { credentials } from "../middleware/client/credentials.js";
-import { keyValueServer, MemoryLogger } from "./support/servers.js";
+import { keyValueServer, MemoryLogger } from "./client-support/servers.js";
 
 describe("credentials({ token })", () => {
   const nodeApp = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 100, rateLimitRefillPerSec: 0, trustProxy: false }, logger: new MemoryLogger() });

@@ -9,8 +9,8 @@ import type { Next } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
 import { deadline } from "../middleware/client/deadline.js";
 import { retry } from "../middleware/client/retry.js";
-import { FakeClock } from "./support/fake-clock.js";
-import { keyValueServer } from "./support/servers.js";
+import { FakeClock } from "./client-support/fake-clock.js";
+import { keyValueServer } from "./client-support/servers.js";
 
 /** A server middleware that holds `slow` calls until the client gives up (their signal aborts). */
 function slowServer(isSlow: (ctx: CallContext) => boolean = () => true) {
@@ -144,7 +144,7 @@ interface ChildReport {
 
 /** Runs support/deadline-exit.js; kills it if it has not exited 10 s after reporting. */
 function runChild(env: Record<string, string>): Promise<ChildReport> {
-  const script = fileURLToPath(new URL("./support/deadline-exit.js", import.meta.url));
+  const script = fileURLToPath(new URL("./client-support/deadline-exit.js", import.meta.url));
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });
   let out = "";
   let killer: NodeJS.Timeout | undefined;

@@ -3,7 +3,7 @@ import { Writable } from "node:stream";
 import { LineWriter } from "../lib/client/line-writer.js";
 import { replyFromWire } from "../lib/client/wire-reply.js";
 import { Status } from "../lib/status.js";
-import { turn } from "./support/fake-clock.js";
+import { turn } from "./client-support/fake-clock.js";
 
 /** A Writable that keeps each write() and only drains when told. */
 function slowStream(highWaterMark: number) {

@@ -4,7 +4,7 @@ import { InProcessTransport } from "../lib/client/in-process-transport.js";
 import { createNodeApplication } from "../lib/node-app.js";
 import { credentials } from "../middleware/client/credentials.js";
 import { logging } from "../middleware/client/logging.js";
-import { keyValueServer, MemoryLogger } from "./support/servers.js";
+import { keyValueServer, MemoryLogger } from "./client-support/servers.js";
 
 describe("logging() (client)", () => {
   it("writes one line per call: service, method, status, ms, and the server interceptor that refused it", async () => {

@@ -3,8 +3,8 @@ import { createClient } from "../lib/client/client.js";
 import { InProcessTransport } from "../lib/client/in-process-transport.js";
 import { cache } from "../middleware/client/cache.js";
 import { logging } from "../middleware/client/logging.js";
-import { FakeClock } from "./support/fake-clock.js";
-import { keyValueServer, MemoryLogger } from "./support/servers.js";
+import { FakeClock } from "./client-support/fake-clock.js";
+import { keyValueServer, MemoryLogger } from "./client-support/servers.js";
 
 // The seed's example (seeds/000): a caching and a logging interceptor, in either order.
 describe("client middleware order: cache() and logging()", () => {

@@ -8,8 +8,8 @@ import { StatusError } from "../lib/status-error.js";
 import { deadline } from "../middleware/client/deadline.js";
 import { logging } from "../middleware/client/logging.js";
 import { retry, type RetryEvent } from "../middleware/client/retry.js";
-import { FakeClock } from "./support/fake-clock.js";
-import { keyValueServer, MemoryLogger } from "./support/servers.js";
+import { FakeClock } from "./client-support/fake-clock.js";
+import { keyValueServer, MemoryLogger } from "./client-support/servers.js";
 
 /** A server middleware that fails the first `times` calls with `status` and records when each arrived. */
 function faults(clock: FakeClock, times: number, status: StatusName = Status.UNAVAILABLE) {

@@ -6,7 +6,7 @@ import { spawnNode } from "../lib/client/spawn-node.js";
 import { StdioTransport } from "../lib/client/stdio-transport.js";
 import { Status } from "../lib/status.js";
 import { credentials } from "../middleware/client/credentials.js";
-import { turn } from "./support/fake-clock.js";
+import { turn } from "./client-support/fake-clock.js";
 
 /** The other end of a StdioTransport: the lines it wrote, and a way to answer them. */
 function fakeNode() {

@@ -11,7 +11,7 @@ import { cache, type CacheState } from "../middleware/client/cache.js";
 import { credentials } from "../middleware/client/credentials.js";
 import { Status } from "../lib/status.js";
 import { StatusError } from "../lib/status-error.js";
-import { keyValueServer, MemoryLogger } from "./support/servers.js";
+import { keyValueServer, MemoryLogger } from "./client-support/servers.js";
 
 describe("createClient(transport)", () => {
   it("resolves with { status, response } whatever the status", async () => {
