@@ -15,3 +15,5 @@ export { TokenBucket, type TokenBucketOptions } from "./lib/token-bucket.js";
 export { type AuthOptions, type AuthState, auth, type Principal } from "./middleware/auth.js";
 export { logging, type LoggingOptions } from "./middleware/logging.js";
 export { type ConsumingLimiter, rateLimit, type RateLimitOptions, type RateLimitState } from "./middleware/rate-limit.js";
+// The client side (createClient, transports, outbound middleware) also as "rpc-interceptors/client".
+export * as client from "./lib/client/index.js";

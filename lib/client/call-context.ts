@@ -1,0 +1,110 @@
+import { Metadata } from "../metadata.js";
+import { Status, type StatusName } from "../status.js";
+import { StatusError } from "../status-error.js";
+import type { Deadline } from "./deadline.js";
+import type { Reply } from "./transport.js";
+
+/** What the client knows about an outbound call when it creates the context. */
+export interface ClientCallInit<S extends object> {
+  readonly service: string;
+  readonly method: string;
+  readonly request: unknown;
+  /** Metadata to send; never modified (middleware add to a copy). */
+  readonly metadata?: Readonly<Record<string, string>> | undefined;
+  /** Cancels the call. */
+  readonly signal?: AbortSignal | undefined;
+  readonly state?: S;
+}
+
+/**
+ * One outbound call on its way through the client middleware: what is asked (service, method,
+ * request, metadata), how long it may take (`signal`, `deadline`), which attempt this is, and,
+ * once `await next()` has returned, how it ended (`status`, `response`, `error`).
+ *
+ * Contract: `next()` never rejects. However a call ends (an answer, a deadline, a lost
+ * connection, a middleware throwing), the outcome is on the context when `next()` returns.
+ *
+ * @example
+ *   async function timing(ctx: ClientCallContext, next: Next) {
+ *     const start = Date.now();
+ *     await next();
+ *     metrics.observe(ctx.path, ctx.status, Date.now() - start);
+ *   }
+ */
+export class ClientCallContext<S extends object = object> {
+  readonly service: string;
+  readonly method: string;
+  /** `Service/Method`, the name retry and cache options use. */
+  readonly path: string;
+  request: unknown;
+  readonly metadata: Metadata;
+  /** Aborts the call; `deadline()` replaces it, for the layers inside it, by one that also fires at the deadline. */
+  signal: AbortSignal | undefined;
+  /** When the call must be over by, if a deadline applies; its budget goes out as `grpc-timeout`. */
+  deadline: Deadline | undefined = undefined;
+  /** 1 for the first attempt; `retry()` counts up. */
+  attempt = 1;
+  state: S;
+  /** How the call ended; UNKNOWN until the transport or a middleware answers. */
+  status: StatusName = Status.UNKNOWN;
+  /** The response message, if the answer carried one. */
+  response: unknown = undefined;
+  /** Why the call did not end OK: the message and cause behind `status`. */
+  error: StatusError | undefined = undefined;
+  /** The server interceptors the call passed (bin/node's `interceptors_applied`). */
+  interceptorsApplied: readonly string[] | undefined = undefined;
+  /** The server interceptor that stopped the call (bin/node's `interceptor_failed`). */
+  interceptorFailed: string | undefined = undefined;
+
+  constructor(init: ClientCallInit<S>) {
+    this.service = init.service;
+    this.method = init.method;
+    this.path = `${init.service}/${init.method}`;
+    this.request = init.request;
+    this.metadata = new Metadata(init.metadata);
+    this.signal = init.signal;
+    this.state = init.state ?? ({} as S);
+  }
+
+
+  /** Records the server's answer as the outcome. */
+  respond(reply: Reply): void {
+    this.status = reply.status;
+    this.response = reply.response;
+    this.interceptorsApplied = reply.interceptorsApplied;
+    this.interceptorFailed = reply.interceptorFailed;
+    this.error = reply.status === Status.OK ? undefined : answeredError(this.path, reply);
+  }
+
+  /** Records a failure as the outcome: no response, `error.code` as the status. */
+  fail(error: StatusError): void {
+    this.status = error.code;
+    this.response = undefined;
+    this.error = error;
+    this.interceptorsApplied = undefined;
+    this.interceptorFailed = undefined;
+  }
+
+  /** Forgets the outcome of a previous attempt; the pipeline calls it before each re-send. */
+  clearOutcome(): void {
+    this.status = Status.UNKNOWN;
+    this.response = undefined;
+    this.error = undefined;
+    this.interceptorsApplied = undefined;
+    this.interceptorFailed = undefined;
+  }
+
+  /**
+   * Ends the call here with `code`, like the server's `ctx.throw`: the layers outside see it as
+   * the outcome.
+   */
+  throw(code: StatusName, message?: string): never {
+    throw new StatusError(code, message);
+  }
+}
+
+function answeredError(path: string, reply: Reply): StatusError {
+  const by = reply.interceptorFailed === undefined ? "" : ` (stopped by the server's ${reply.interceptorFailed} interceptor)`;
+  const details = reply.response === undefined ? undefined : { response: reply.response };
+  return new StatusError(reply.status, `${path}: the server answered ${reply.status}${by}`, details === undefined ? {} : { details });
+}

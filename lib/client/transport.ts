@@ -1,0 +1,37 @@
+import type { StatusName } from "../status.js";
+
+/** One call as it leaves the client pipeline for the transport. */
+export interface OutgoingCall {
+  readonly service: string;
+  readonly method: string;
+  readonly request: unknown;
+  /** Lower-cased keys; includes `grpc-timeout` when the call has a deadline. */
+  readonly metadata: Readonly<Record<string, string>>;
+  /** Aborts the call: the transport stops waiting and rejects with the signal's reason. */
+  readonly signal: AbortSignal | undefined;
+}
+
+/** What the server answered, in the terms of the wire (PROTOCOL.md, `grpc_call_ok`). */
+export interface Reply {
+  readonly status: StatusName;
+  /** The response message, when the server sent one (NOT_FOUND from KeyValue/Get does). */
+  readonly response?: unknown;
+  /** The server interceptors the call passed, when it passed them all. */
+  readonly interceptorsApplied?: readonly string[] | undefined;
+  /** The server interceptor that stopped the call, if one did. */
+  readonly interceptorFailed?: string | undefined;
+}
+
+/**
+ * The end of the outbound pipeline: carries one call to a server and brings its answer back.
+ *
+ * `unary()` resolves with the server's answer whatever its status (a NOT_FOUND is an answer).
+ * It rejects only when no answer can come, with a StatusError (or anything
+ * `StatusError.from` understands): the signal's reason when `call.signal` aborts (CANCELLED,
+ * or DEADLINE_EXCEEDED from a deadline), UNAVAILABLE when the connection is closed or lost.
+ */
+export interface Transport {
+  unary(call: OutgoingCall): Promise<Reply>;
+  /** Stops taking calls and releases what the transport holds; resolves once it has. */
+  close(): Promise<void>;
+}
