@@ -27,6 +27,12 @@ function main(): void {
   const { config } = loaded;
   const logs = createLogger({ level: config.logLevel });
   const { logger } = logs;
+  if (config.describe === true) {
+    // The same application the node would serve, described instead of run; stdin is never read.
+    process.stdout.write(createNodeApplication({ config, logger }).describe());
+    logs.flush();
+    return;
+  }
   const stdin = process.stdin;
   const stdout = process.stdout;
   let outputClosed = false;

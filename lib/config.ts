@@ -10,6 +10,8 @@ export interface NodeConfig {
   readonly trustProxy: boolean;
   readonly maxLineBytes: number;
   readonly maxInFlight: number;
+  /** Print the middleware chain of every method and exit, without reading stdin. */
+  readonly describe?: boolean;
 }
 
 /** A flag or environment variable that is not right; the message says which and why. */
@@ -20,7 +22,8 @@ export class ConfigError extends Error {
 interface OptionSpec {
   readonly key: keyof NodeConfig;
   readonly flag: string;
-  readonly env: string;
+  /** The environment variable; none for one-shot actions such as --describe. */
+  readonly env?: string;
   readonly boolean?: true;
   readonly default: string;
   readonly help: string;
@@ -68,6 +71,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "trustProxy", flag: "trust-proxy", env: "TRUST_PROXY", boolean: true, default: "0", parse: boolean, help: "count calls per x-forwarded-for address (only behind a proxy that sets it)" },
   { key: "maxLineBytes", flag: "max-line-bytes", env: "MAX_LINE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "longer input lines are dropped unread and logged" },
   { key: "maxInFlight", flag: "max-in-flight", env: "MAX_IN_FLIGHT", default: "10000", parse: integer(1), help: "calls awaiting their reply before stdin is paused" },
+  { key: "describe", flag: "describe", boolean: true, default: "0", parse: boolean, help: "print the middleware chain of each method and exit" },
 ];
 
 /** What {@link loadConfig} found: a configuration, or a request for help. */
@@ -90,9 +94,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const config: Record<string, unknown> = {};
   for (const o of OPTIONS) {
     const flag = values[o.flag];
-    const fromEnv = env[o.env];
+    const fromEnv = o.env === undefined ? undefined : env[o.env];
     if (flag !== undefined) config[o.key] = o.parse(String(flag === true ? "1" : flag), `--${o.flag}`);
-    else if (fromEnv !== undefined) config[o.key] = o.parse(fromEnv, o.env);
+    else if (fromEnv !== undefined && o.env !== undefined) config[o.key] = o.parse(fromEnv, o.env);
     else config[o.key] = o.parse(o.default, `the default of --${o.flag}`);
   }
   return { help: false, config: config as unknown as NodeConfig };
@@ -100,7 +104,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
 
 /** The text of `bin/node --help`. */
 export function helpText(): string {
-  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${o.env.padEnd(27)}${o.help} (default: ${o.default})`);
+  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${(o.env ?? "").padEnd(27)}${o.help} (default: ${o.default})`);
   return [
     "Usage: bin/node [options] < messages.jsonl",
     "",
