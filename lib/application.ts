@@ -138,9 +138,10 @@ export class Application<S extends object = object> {
 
   /**
    * Runs one call through the pipeline. Never rejects: the outcome is in `ctx.status`,
-   * `ctx.response` and `ctx.failure`.
+   * `ctx.response` and `ctx.failure`. The context comes as the host made it: the state `S` is
+   * what the middleware add on the way in.
    */
-  run(ctx: CallContext<S>): Promise<void> {
+  run(ctx: CallContext): Promise<void> {
     this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
     return this.#composed(ctx).then(undefined, ignore);
   }
