@@ -67,17 +67,23 @@ export function clientOf(ctx: HostContext): string {
   return ctx instanceof CallContext ? ctx.peer : ctx.ip;
 }
 
+/** Client Closed Request: CANCELLED's status in the google.rpc.Code mapping, unknown to Koa. */
+const CLIENT_CLOSED = 499;
+
 /**
  * The HTTP status Koa answers with when `error` reaches its `ctx.onerror`: a StatusError's
  * mapped status, the `status`/`statusCode` of an http-errors error, otherwise 500. Middleware that
  * observe errors on their way out (logging) use it to report what the client will get.
+ *
+ * Koa answers only the statuses it has a reason phrase for; of the mapping, only CANCELLED's 499
+ * is not one, so Koa (and this function) turn it into 500.
  */
 export function httpStatusOf(error: unknown): number {
-  if (error instanceof StatusError) return error.statusCode;
-  if (error !== null && typeof error === "object") {
+  let code: unknown = 500;
+  if (error instanceof StatusError) code = error.statusCode;
+  else if (error !== null && typeof error === "object") {
     const { status, statusCode } = error as { status?: unknown; statusCode?: unknown };
-    const code = typeof status === "number" ? status : statusCode;
-    if (typeof code === "number" && code >= 400 && code <= 599) return code;
+    code = typeof status === "number" ? status : statusCode;
   }
-  return 500;
+  return typeof code === "number" && code >= 400 && code <= 599 && code !== CLIENT_CLOSED ? code : 500;
 }
