@@ -1,10 +1,10 @@
 export { Application, type ApplicationOptions, type ErrorListener, type UseOptions } from "./lib/application.js";
 export { CallContext, type CallInit, type Failure, HANDLER } from "./lib/context.js";
-export { clientOf, type HostContext, httpStatusOf, type KoaContext, type PortableMiddleware, requestHeader } from "./lib/host.js";
+export { clientOf, type HostContext, httpStatusOf, type KoaContext, requestHeader } from "./lib/host.js";
 export { type KeyValueStore, MemoryStore, keyValueService } from "./lib/key-value.js";
 export { createLogger, type Logger, type LoggerHandle, redactMetadata } from "./lib/logger.js";
 export { Metadata } from "./lib/metadata.js";
-export type { Handler, Middleware, Next } from "./lib/middleware.js";
+export type { Handler, Middleware, Next, PortableMiddleware } from "./lib/middleware.js";
 export { defineService, type Router, router, type ServiceDefinition, type UnaryMethod } from "./lib/service.js";
 export { Status, type StatusName, httpStatus, isServerFault, isStatusName, statusCode } from "./lib/status.js";
 export { StatusError, type StatusErrorOptions } from "./lib/status-error.js";

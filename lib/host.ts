@@ -1,5 +1,5 @@
 import { CallContext } from "./context.js";
-import type { Middleware, Next } from "./middleware.js";
+import type { PortableMiddleware } from "./middleware.js";
 import { StatusError } from "./status-error.js";
 
 /**
@@ -29,22 +29,8 @@ export interface KoaContext {
   set(field: string, value: string): void;
 }
 
-/** The context a portable middleware receives: a {@link CallContext} in the RPC host, Koa's in Koa. */
+/** The context a {@link PortableMiddleware} receives: a {@link CallContext} in the RPC host, Koa's in Koa. */
 export type HostContext = CallContext<object> | KoaContext;
-
-/**
- * A middleware that runs in both hosts: in an {@link Application} (typed like any
- * {@link Middleware}, adding `Adds` to the state) and in a Koa app's `app.use()`, unchanged.
- * `auth`, `rateLimit`, `logging` and `when(...)` of them are portable.
- *
- * It tells the hosts apart by `ctx instanceof CallContext` (one prototype check, no allocation),
- * reads the request through {@link requestHeader} and {@link clientOf}, and fails by throwing a
- * {@link StatusError}: the RPC pipeline answers with its status; Koa's own `ctx.onerror` reads
- * the error's `statusCode`, `expose` and `headers` (the http-errors convention) and answers with
- * the HTTP status of the google.rpc.Code mapping (UNAUTHENTICATED 401, RESOURCE_EXHAUSTED 429, ...).
- */
-export type PortableMiddleware<Needs extends object = object, Adds extends object = object> =
-  Middleware<Needs, Adds> & ((ctx: KoaContext, next: Next) => Promise<void>);
 
 /**
  * A request header in an HTTP host, a metadata entry in the RPC host; undefined when absent or

@@ -1,6 +1,6 @@
 import { CallContext } from "./context.js";
-import type { HostContext, PortableMiddleware } from "./host.js";
-import type { Middleware, Next } from "./middleware.js";
+import type { HostContext } from "./host.js";
+import type { Middleware, Next, PortableMiddleware } from "./middleware.js";
 
 /** The method a call is for. A {@link CallContext} is one; in Koa it is read from the path. */
 export interface MethodRef {

@@ -1,7 +1,7 @@
 import { hash, timingSafeEqual } from "node:crypto";
 import type { CallContext } from "../lib/context.js";
-import { type KoaContext, type PortableMiddleware, requestHeader } from "../lib/host.js";
-import type { Next } from "../lib/middleware.js";
+import { type KoaContext, requestHeader } from "../lib/host.js";
+import type { Next, PortableMiddleware } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
 import { StatusError } from "../lib/status-error.js";
 import { type MethodSelector, select } from "../lib/when.js";

@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/context.js";
-import { clientOf, httpStatusOf, type KoaContext, type PortableMiddleware } from "../lib/host.js";
+import { clientOf, httpStatusOf, type KoaContext } from "../lib/host.js";
 import { createLogger, type Logger, redactMetadata } from "../lib/logger.js";
 import { Metadata } from "../lib/metadata.js";
-import type { Next } from "../lib/middleware.js";
+import type { Next, PortableMiddleware } from "../lib/middleware.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {

@@ -1,7 +1,7 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
 import { CallContext } from "../lib/context.js";
-import { clientOf, type HostContext, type KoaContext, type PortableMiddleware } from "../lib/host.js";
-import type { Next } from "../lib/middleware.js";
+import { clientOf, type HostContext, type KoaContext } from "../lib/host.js";
+import type { Next, PortableMiddleware } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
 import { StatusError } from "../lib/status-error.js";
 import { TokenBucket } from "../lib/token-bucket.js";

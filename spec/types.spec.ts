@@ -11,6 +11,7 @@ import {
   type KoaContext,
   type Middleware,
   type Next,
+  type PortableMiddleware,
   type Principal,
   rateLimit,
   router,
@@ -102,5 +103,16 @@ describe("typed state: Application.use() widens ctx.state by what a middleware a
     const rpcOnly: (ctx: KoaContext, next: Next) => unknown = tenant;
     expect([portable, rpcOnly]).to.have.length(2);
     // (Koa's own app.use() would accept tenant: its types infer a context extension from it.)
+  });
+
+  it("new Koa().use(portable) is still typed Koa, and a portable middleware's Needs are checked", () => {
+    const koa: Koa = new Koa().use(auth({ tokens })).use(rateLimit()).use(when("kv/*", logging({ logger })));
+    const needsPrincipal: PortableMiddleware<{ principal: Principal }> = async function needs_principal(_ctx, next) {
+      await next();
+    };
+    new Application().use(auth({ tokens })).use(needsPrincipal);
+    // @ts-expect-error needs_principal needs the principal, and nothing before it adds one
+    new Application().use(needsPrincipal);
+    expect(koa.middleware).to.have.length(3);
   });
 });
