@@ -9,7 +9,7 @@ export { defineService, type Router, router, type ServiceDefinition, type UnaryM
 export { Status, type StatusName, httpStatus, isServerFault, isStatusName, statusCode } from "./lib/status.js";
 export { StatusError, type StatusErrorOptions } from "./lib/status-error.js";
 export { TokenBucket, type TokenBucketOptions } from "./lib/token-bucket.js";
-export { type MethodRef, type MethodSelector, methodOf, type Selection, selectionOf, unless, when } from "./lib/when.js";
+export { type MethodRef, type MethodSelector, methodOf, unless, when } from "./lib/when.js";
 export { type AuthOptions, type AuthState, auth, type Principal } from "./middleware/auth.js";
 export { logging, type LoggingOptions } from "./middleware/logging.js";
 export { type ConsumingLimiter, rateLimit, type RateLimitOptions, type RateLimitState } from "./middleware/rate-limit.js";
