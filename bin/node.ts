@@ -27,6 +27,12 @@ async function main(): Promise<void> {
   const { config } = loaded;
   const logs = createLogger({ level: config.logLevel });
   const { logger } = logs;
+  if (config.describe === true) {
+    // The same application the node would serve, described instead of run; stdin is never read.
+    process.stdout.write(createNodeApplication({ config, logger }).describe());
+    logs.flush();
+    return;
+  }
   // Only a node told to share its limits loads the Redis code and ioredis (issue #3).
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/redis-backend.js")).openRedisBackend(config, logger)

@@ -3,6 +3,7 @@ import { CallContext, HANDLER } from "./context.js";
 import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { type MethodRef, type Selection, selectionOf } from "./when.js";
 
 /** Receives every error that became a server fault (INTERNAL, UNKNOWN, DATA_LOSS), once. */
 export type ErrorListener = (error: unknown, ctx: CallContext, at: string) => void;
@@ -25,6 +26,12 @@ const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
 };
 const ignore = (): void => {};
+const everyMethod = (): boolean => true;
+
+/** A layer entered only for the methods `applies` accepts; the others pass it by, unrecorded. */
+function selectedLayer(applies: (method: MethodRef) => boolean, layer: Layer): Layer {
+  return (ctx, next) => (applies(ctx) ? layer(ctx, next) : next());
+}
 const stderrListener: ErrorListener = (error, ctx, at) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`${ctx.service}/${ctx.method} failed in ${at}: ${detail}\n`);
@@ -49,6 +56,7 @@ const stderrListener: ErrorListener = (error, ctx, at) => {
 export class Application<S extends object = object> {
   readonly #names: string[] = [];
   readonly #layers: Layer[] = [];
+  readonly #selections: (Selection | undefined)[] = [];
   #handler: Handler = unimplemented;
   #composed: ((ctx: CallContext) => Promise<void>) | undefined;
   readonly #onError: ErrorListener;
@@ -65,7 +73,12 @@ export class Application<S extends object = object> {
     if (typeof middleware !== "function") throw new TypeError("use(): middleware must be a function");
     const name = options.name ?? middleware.name;
     if (!name) throw new TypeError("use(): middleware needs a name: return a named function or pass { name }");
-    this.#layers.push(this.#layer(middleware as unknown as Middleware, name, this.#layers.length));
+    // A when()/unless() middleware is unwrapped so that a skipped one is never entered, hence
+    // never in ctx.applied (issue 4: interceptors_applied lists what ran).
+    const selection = selectionOf(middleware as unknown as Middleware);
+    const layer = this.#layer(selection?.middleware ?? (middleware as unknown as Middleware), name, this.#layers.length);
+    this.#layers.push(selection === undefined ? layer : selectedLayer(selection.applies, layer));
+    this.#selections.push(selection);
     this.#names.push(name);
     this.#composed = undefined;
     return this as unknown as Application<S & A>;
@@ -85,10 +98,50 @@ export class Application<S extends object = object> {
   }
 
   /**
-   * Runs one call through the pipeline. Never rejects: the outcome is in `ctx.status`,
-   * `ctx.response` and `ctx.failure`.
+   * The middleware a call to `service`/`method` enters, outermost first, with `when()` and
+   * `unless()` resolved: what `ctx.applied` (the wire's `interceptors_applied`) holds when every
+   * middleware goes on.
+   *
+   * @example
+   *   app.chain("Health", "Check"); // ["logging", "rate_limit"] when auth is unless("Health/*", ...)
    */
-  run(ctx: CallContext<S>): Promise<void> {
+  chain(service: string, method: string): readonly string[] {
+    const ref: MethodRef = { service, method };
+    return this.#names.filter((_, i) => (this.#selections[i]?.applies ?? everyMethod)(ref));
+  }
+
+  /**
+   * The pipeline as text for people (`bin/node --describe`): each middleware with its selection,
+   * then the resolved chain of each method in `methods` ("Service/Method" names; by default the
+   * methods of the handler when it is a {@link router}).
+   */
+  describe(methods?: Iterable<string>): string {
+    const width = Math.max(0, ...this.#names.map((name) => name.length));
+    const lines = ["middleware, outermost first:"];
+    if (this.#names.length === 0) lines.push("  (none)");
+    this.#names.forEach((name, i) => {
+      const selection = this.#selections[i];
+      lines.push(selection === undefined ? `  ${name}` : `  ${name.padEnd(width)}  ${selection.description}`);
+    });
+    const names = [...(methods ?? (this.#handler as { readonly methods?: readonly string[] }).methods ?? [])];
+    if (names.length > 0) {
+      const column = Math.max(...names.map((name) => name.length));
+      lines.push("chain per method:");
+      for (const name of names) {
+        const slash = name.indexOf("/");
+        const chain = slash === -1 ? this.chain(name, "") : this.chain(name.slice(0, slash), name.slice(slash + 1));
+        lines.push(`  ${name.padEnd(column)}  ${[...chain, HANDLER].join(" -> ")}`);
+      }
+    }
+    return `${lines.join("\n")}\n`;
+  }
+
+  /**
+   * Runs one call through the pipeline. Never rejects: the outcome is in `ctx.status`,
+   * `ctx.response` and `ctx.failure`. The context comes as the host made it: the state `S` is
+   * what the middleware add on the way in.
+   */
+  run(ctx: CallContext): Promise<void> {
     this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
     return this.#composed(ctx).then(undefined, ignore);
   }

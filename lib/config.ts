@@ -20,6 +20,8 @@ export interface NodeConfig {
   readonly redisCommandTimeoutMs: number;
   /** Where the KeyValue service keeps its data. */
   readonly kvStore: "memory" | "redis";
+  /** Print the middleware chain of every method and exit, without reading stdin. */
+  readonly describe?: boolean;
 }
 
 /** A flag or environment variable that is not right; the message says which and why. */
@@ -30,7 +32,8 @@ export class ConfigError extends Error {
 interface OptionSpec {
   readonly key: keyof NodeConfig;
   readonly flag: string;
-  readonly env: string;
+  /** The environment variable; none for one-shot actions such as --describe. */
+  readonly env?: string;
   readonly boolean?: true;
   readonly default: string;
   readonly help: string;
@@ -112,6 +115,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "REDIS_KEY_PREFIX", default: "rpci:", parse: text, help: "prefix of every Redis key; keeps deployments on one Redis apart" },
   { key: "redisCommandTimeoutMs", flag: "redis-command-timeout-ms", env: "REDIS_COMMAND_TIMEOUT_MS", default: "100", parse: integer(1), help: "ms a call waits for Redis before the in-memory insurance bucket answers" },
   { key: "kvStore", flag: "kv-store", env: "KV_STORE", default: "memory", parse: kvStore, help: "where KeyValue data lives: memory, or redis (needs a Redis setting)" },
+  { key: "describe", flag: "describe", boolean: true, default: "0", parse: boolean, help: "print the middleware chain of each method and exit" },
 ];
 
 /** What {@link loadConfig} found: a configuration, or a request for help. */
@@ -134,9 +138,9 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const config: Record<string, unknown> = {};
   for (const o of OPTIONS) {
     const flag = values[o.flag];
-    const fromEnv = env[o.env];
+    const fromEnv = o.env === undefined ? undefined : env[o.env];
     if (flag !== undefined) config[o.key] = o.parse(String(flag === true ? "1" : flag), `--${o.flag}`);
-    else if (fromEnv !== undefined) config[o.key] = o.parse(fromEnv, o.env);
+    else if (fromEnv !== undefined && o.env !== undefined) config[o.key] = o.parse(fromEnv, o.env);
     else config[o.key] = o.parse(o.default, `the default of --${o.flag}`);
   }
   checkRedis(config as unknown as NodeConfig);
@@ -153,7 +157,7 @@ function checkRedis(config: NodeConfig): void {
 
 /** The text of `bin/node --help`. */
 export function helpText(): string {
-  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${o.env.padEnd(27)}${o.help} (default: ${o.default === "" ? "none" : o.default})`);
+  const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${(o.env ?? "").padEnd(27)}${o.help} (default: ${o.default === "" ? "none" : o.default})`);
   return [
     "Usage: bin/node [options] < messages.jsonl",
     "",

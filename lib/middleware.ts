@@ -1,4 +1,5 @@
 import type { CallContext } from "./context.js";
+import type { KoaContext } from "./host.js";
 
 /** Runs the rest of the pipeline; resolves when it has finished (or rejects with its error). */
 export type Next = () => Promise<void>;
@@ -22,6 +23,32 @@ declare const adds: unique symbol;
  */
 export type Middleware<Needs extends object = object, Adds extends object = object> =
   ((ctx: CallContext<Needs & Partial<Adds>>, next: Next) => Promise<void> | void) & { readonly [adds]?: Adds };
+
+/**
+ * A middleware that runs in both hosts: in an {@link Application} (a {@link Middleware} adding
+ * `Adds` to the state) and in a Koa app's `app.use()`, unchanged. `auth`, `rateLimit`,
+ * `logging`, and `when()`/`unless()` of them, are portable.
+ *
+ * It tells the hosts apart by `ctx instanceof CallContext` (one prototype check, no allocation),
+ * reads the request with `requestHeader()` and `clientOf()` (lib/host.ts), and fails by throwing
+ * a StatusError: the RPC pipeline answers with its status; Koa's own `ctx.onerror` reads the
+ * error's `statusCode`, `expose` and `headers` (the http-errors convention) and answers with the
+ * HTTP status of the google.rpc.Code mapping (UNAUTHENTICATED 401, RESOURCE_EXHAUSTED 429, ...).
+ *
+ * @example
+ *   function requireHeader(name: string): PortableMiddleware {
+ *     return async function require_header(ctx: CallContext | KoaContext, next: Next) {
+ *       if (requestHeader(ctx, name) === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `${name} is required`);
+ *       await next();
+ *     };
+ *   }
+ */
+export type PortableMiddleware<Needs extends object = object, Adds extends object = object> = {
+  // One generic call signature, no intersection: Koa's app.use() then infers no context
+  // extension from it, so `new Koa().use(auth(...))` is still typed `Koa`.
+  <C extends CallContext<Needs & Partial<Adds>> | KoaContext>(ctx: C, next: Next): Promise<void>;
+  readonly [adds]?: Adds;
+};
 
 /** The end of the pipeline: sets `ctx.response` (and `ctx.status` for a non-OK answer). */
 export type Handler<S extends object = object> = (ctx: CallContext<S>) => Promise<void> | void;

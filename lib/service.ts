@@ -30,6 +30,12 @@ export function defineService<S extends object = object>(name: string, methods: 
   return { name, methods };
 }
 
+/** A {@link router}: a handler that also lists its methods, for `Application.describe()`. */
+export type Router<S extends object = object> = Handler<S> & {
+  /** "Service/Method" names, in the order the services define them. */
+  readonly methods: readonly string[];
+};
+
 /**
  * The handler that dispatches a call to its service's method; an unknown service or method
  * ends the call with UNIMPLEMENTED.
@@ -37,15 +43,16 @@ export function defineService<S extends object = object>(name: string, methods: 
  * @example
  *   app.handle(router([keyValueService(), echo]));
  */
-export function router<S extends object = object>(services: readonly ServiceDefinition<S>[]): Handler<S> {
+export function router<S extends object = object>(services: readonly ServiceDefinition<S>[]): Router<S> {
   const table = new Map<string, Map<string, UnaryMethod<S>>>();
   for (const service of services) {
     if (table.has(service.name)) throw new TypeError(`router(): service ${service.name} is defined twice`);
     table.set(service.name, new Map(Object.entries(service.methods)));
   }
-  return async function route(ctx: CallContext<S>): Promise<void> {
+  const methods = Object.freeze(services.flatMap((service) => Object.keys(service.methods).map((method) => `${service.name}/${method}`)));
+  return Object.assign(async function route(ctx: CallContext<S>): Promise<void> {
     const method = table.get(ctx.service)?.get(ctx.method);
     if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);
     ctx.response = await method(ctx.request, ctx);
-  };
+  }, { methods });
 }

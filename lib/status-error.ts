@@ -6,6 +6,11 @@ export interface StatusErrorOptions {
   readonly cause?: unknown;
   /** Structured facts for the logs (a retry delay, a limit); never sent on the wire by default. */
   readonly details?: Readonly<Record<string, unknown>>;
+  /**
+   * Response headers for an HTTP host (`WWW-Authenticate`, `Retry-After`); Koa's `ctx.onerror`
+   * sends them with the error's status. The RPC host ignores them.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -20,15 +25,27 @@ export class StatusError extends Error {
   override readonly name = "StatusError";
   readonly code: StatusName;
   readonly details: Readonly<Record<string, unknown>> | undefined;
+  /** Response headers for an HTTP host; see {@link StatusErrorOptions.headers}. */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(code: StatusName, message: string = code, options: StatusErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details;
+    this.headers = options.headers;
   }
 
   /** The matching HTTP status (google.rpc.Code mapping): UNAUTHENTICATED is 401, and so on. */
   get httpStatus(): number {
+    return httpStatus[this.code];
+  }
+
+  /**
+   * The same, under the name http-errors gives it: Koa's `ctx.onerror` answers a StatusError with
+   * this status (and `headers`, and the message when `expose`), so a StatusError thrown into Koa
+   * needs no mapping middleware.
+   */
+  get statusCode(): number {
     return httpStatus[this.code];
   }
 

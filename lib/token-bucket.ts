@@ -1,3 +1,4 @@
+/// <reference path="../types/rate-limiter-flexible.d.ts" preserve="true" />
 import { performance } from "node:perf_hooks";
 import RateLimiterCompatibleAbstract from "rate-limiter-flexible/lib/RateLimiterCompatibleAbstract.js";
 import RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";

@@ -1,7 +1,9 @@
 import { performance } from "node:perf_hooks";
-import type { CallContext } from "../lib/context.js";
+import { CallContext } from "../lib/context.js";
+import { clientOf, httpStatusOf, type KoaContext } from "../lib/host.js";
 import { createLogger, type Logger, redactMetadata } from "../lib/logger.js";
-import type { Middleware, Next } from "../lib/middleware.js";
+import { Metadata } from "../lib/metadata.js";
+import type { Next, PortableMiddleware } from "../lib/middleware.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
@@ -19,15 +21,21 @@ export interface LoggingOptions {
  *
  * On the wire its name is "logging". Put it first to see every call, whoever ends it.
  *
+ * In Koa the line is per request: HTTP method, path, client (`ctx.ip`), the HTTP status the
+ * client gets (for an error on its way to Koa's `ctx.onerror`, the status that will answer it)
+ * and duration; at debug level the request headers, redacted the same way.
+ *
  * @example
  *   app.use(logging({ logger: pino() }));
  *   // {"level":30,"service":"KeyValue","method":"Get","client":"c1","status":"OK","ms":0.041,"msg":"call"}
+ *   // in Koa: {"level":30,"method":"GET","path":"/kv/a","client":"::1","status":401,"ms":0.3,"msg":"request"}
  */
-export function logging(options: LoggingOptions = {}): Middleware {
+export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const logger = options.logger ?? createLogger().logger;
   const now = options.now ?? (() => performance.now());
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
-  return async function logging(ctx: CallContext, next: Next): Promise<void> {
+
+  async function logCall(ctx: CallContext, next: Next): Promise<void> {
     const start = now();
     try {
       await next();
@@ -45,5 +53,32 @@ export function logging(options: LoggingOptions = {}): Middleware {
       if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
       logger.info(line, "call");
     }
+  }
+
+  async function logRequest(ctx: KoaContext, next: Next): Promise<void> {
+    const start = now();
+    let status: number | undefined;
+    try {
+      await next();
+    } catch (error) {
+      // Koa sets the status after every middleware has returned; say now what it will be.
+      status = httpStatusOf(error);
+      throw error;
+    } finally {
+      const line: Record<string, unknown> = {
+        method: ctx.method,
+        path: ctx.path,
+        client: clientOf(ctx),
+        status: status ?? ctx.status,
+        ms: Math.round((now() - start) * 1000) / 1000,
+      };
+      if (logger.isLevelEnabled("debug")) line["headers"] = redactMetadata(new Metadata(ctx.headers));
+      logger.info(line, "request");
+    }
+  }
+
+  // One name, two hosts; the dispatch adds no closure and no await to either.
+  return function logging(ctx: CallContext | KoaContext, next: Next): Promise<void> {
+    return ctx instanceof CallContext ? logCall(ctx, next) : logRequest(ctx, next);
   };
 }

@@ -1,6 +1,7 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
-import type { CallContext } from "../lib/context.js";
-import type { Middleware, Next } from "../lib/middleware.js";
+import { CallContext } from "../lib/context.js";
+import { clientOf, type HostContext, type KoaContext } from "../lib/host.js";
+import type { Next, PortableMiddleware } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
 import { StatusError } from "../lib/status-error.js";
 import { TokenBucket } from "../lib/token-bucket.js";
@@ -24,19 +25,23 @@ export interface RateLimitOptions {
   readonly capacity?: number;
   /** Refill rate of the default token bucket, tokens per second. Default 10. */
   readonly refillPerSecond?: number;
-  /** The client a call counts against. Default: the peer (bin/node: the envelope's `src`). */
-  readonly key?: (ctx: CallContext) => string;
+  /**
+   * The client a call counts against. Default: the peer in the RPC host (bin/node: the
+   * envelope's `src`), `ctx.ip` in Koa. It receives the host's context (a CallContext, or Koa's
+   * ctx); `requestHeader()` and `clientOf()` read either.
+   */
+  key?(ctx: HostContext): string;
   /**
    * Count calls against the first address in `x-forwarded-for` metadata when there is one.
    * Only behind a proxy that sets it: otherwise a client dodges its limit by inventing
-   * addresses. Default false. Ignored when `key` is given.
+   * addresses. Default false. Ignored when `key` is given, and in Koa, where `ctx.ip` already
+   * follows Koa's own `app.proxy` setting.
    */
   readonly trustProxy?: boolean;
 }
 
-const peerKey = (ctx: CallContext): string => ctx.peer;
-
-function forwardedKey(ctx: CallContext): string {
+function forwardedKey(ctx: HostContext): string {
+  if (!(ctx instanceof CallContext)) return ctx.ip;
   const forwarded = ctx.metadata.get("x-forwarded-for");
   if (forwarded === undefined) return ctx.peer;
   const comma = forwarded.indexOf(",");
@@ -48,6 +53,42 @@ function isLimiterAnswer(value: unknown): value is RateLimiterRes {
   return value !== null && typeof value === "object" && !(value instanceof Error) && typeof (value as RateLimiterRes).msBeforeNext === "number";
 }
 
+/** The quota as the RateLimit headers state it; known for a TokenBucket and rate-limiter-flexible limiters. */
+interface Quota {
+  readonly limit: string | undefined;
+  readonly policy: string | undefined;
+}
+
+function quotaOf(limiter: ConsumingLimiter): Quota {
+  const { points, duration } = limiter as { points?: unknown; duration?: unknown };
+  const [limit, seconds] = limiter instanceof TokenBucket ? [limiter.capacity, limiter.capacity / limiter.refillPerSecond] : [points, duration];
+  if (typeof limit !== "number" || !Number.isFinite(limit)) return { limit: undefined, policy: undefined };
+  const window = typeof seconds === "number" && Number.isFinite(seconds) && seconds > 0 ? Math.ceil(seconds) : undefined;
+  return { limit: String(limit), policy: window === undefined ? undefined : `${limit};w=${window}` };
+}
+
+/** Whole seconds until `ms` have passed, rounded up (HTTP's delta-seconds); undefined for never. */
+const seconds = (ms: number): string | undefined => (Number.isFinite(ms) ? String(Math.max(0, Math.ceil(ms / 1000))) : undefined);
+
+/**
+ * The draft-ietf-httpapi-ratelimit-headers-06/07 fields (RateLimit-Limit, -Remaining, -Reset,
+ * -Policy), the form most clients and proxies read; plus Retry-After when over the limit.
+ */
+function rateLimitHeaders(quota: Quota, answer: RateLimiterRes, over: boolean): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (quota.limit !== undefined) headers["RateLimit-Limit"] = quota.limit;
+  headers["RateLimit-Remaining"] = String(over ? 0 : answer.remainingPoints);
+  const reset = seconds(answer.msBeforeNext);
+  if (reset !== undefined) headers["RateLimit-Reset"] = reset;
+  if (quota.policy !== undefined) headers["RateLimit-Policy"] = quota.policy;
+  if (over && reset !== undefined) headers["Retry-After"] = reset;
+  return headers;
+}
+
+function setHeaders(ctx: KoaContext, headers: Readonly<Record<string, string>>): void {
+  for (const name of Object.keys(headers)) ctx.set(name, headers[name] as string);
+}
+
 /**
  * Spends one point per call from the caller's budget; over the limit the call ends with
  * RESOURCE_EXHAUSTED (the wait until the next point is in the error's details, for the logs).
@@ -56,32 +97,44 @@ function isLimiterAnswer(value: unknown): value is RateLimiterRes {
  * On the wire its name is "rate_limit". Put it after auth, so that unauthenticated calls spend
  * nothing.
  *
+ * In Koa it counts per `ctx.ip` and answers every request with the RateLimit-Limit,
+ * RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy headers of
+ * draft-ietf-httpapi-ratelimit-headers-06/07 (Reset in seconds, rounded up); over the limit, with
+ * 429 and `Retry-After` in seconds (rounded up) besides. The RPC host sends none of these.
+ *
  * @example
  *   app.use(rateLimit({ capacity: 20, refillPerSecond: 5 }));
  *   app.use(rateLimit({ limiter: new RateLimiterRedis({ storeClient: redis, points: 100, duration: 60 }) }));
  */
-export function rateLimit(options: RateLimitOptions = {}): Middleware<object, RateLimitState> {
+export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<object, RateLimitState> {
   if (options.limiter !== undefined && (options.capacity !== undefined || options.refillPerSecond !== undefined)) {
     throw new TypeError("rateLimit(): pass either limiter or capacity/refillPerSecond, not both");
   }
   if (options.limiter !== undefined && typeof options.limiter.consume !== "function") throw new TypeError("rateLimit(): limiter must have consume()");
   if (options.key !== undefined && typeof options.key !== "function") throw new TypeError("rateLimit(): key must be a function");
   const limiter = options.limiter ?? new TokenBucket({ capacity: options.capacity ?? 10, refillPerSecond: options.refillPerSecond ?? 10 });
-  const keyOf = options.key ?? (options.trustProxy === true ? forwardedKey : peerKey);
+  const keyOf = options.key ?? (options.trustProxy === true ? forwardedKey : clientOf);
+  const quota = quotaOf(limiter);
 
-  return async function rate_limit(ctx: CallContext<Partial<RateLimitState>>, next: Next): Promise<void> {
+  return async function rate_limit(ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> {
     const key = keyOf(ctx);
+    const state = ctx.state as Partial<RateLimitState>;
     let answer: RateLimiterRes;
     try {
       answer = await limiter.consume(key, 1);
     } catch (rejection) {
       if (isLimiterAnswer(rejection)) {
-        ctx.state.rateLimit = rejection;
-        throw new StatusError(Status.RESOURCE_EXHAUSTED, "rate limit exceeded", { details: { client: key, retryAfterMs: rejection.msBeforeNext } });
+        state.rateLimit = rejection;
+        const details = { client: key, retryAfterMs: rejection.msBeforeNext };
+        // Headers only for an HTTP host: the RPC path builds nothing it would not send.
+        throw ctx instanceof CallContext
+          ? new StatusError(Status.RESOURCE_EXHAUSTED, "rate limit exceeded", { details })
+          : new StatusError(Status.RESOURCE_EXHAUSTED, "rate limit exceeded", { details, headers: rateLimitHeaders(quota, rejection, true) });
       }
       throw new StatusError(Status.UNAVAILABLE, "rate limiter unavailable", { cause: rejection });
     }
-    ctx.state.rateLimit = answer;
+    state.rateLimit = answer;
+    if (!(ctx instanceof CallContext)) setHeaders(ctx, rateLimitHeaders(quota, answer, false));
     await next();
   };
 }

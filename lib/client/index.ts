@@ -1,3 +1,10 @@
+/**
+ * The client side of rpc-interceptors: `createClient(transport)` with outbound middleware
+ * (credentials, deadline, retry, cache, logging) and the in-process and stdio transports.
+ * Also importable as "rpc-interceptors/client".
+ *
+ * @packageDocumentation
+ */
 export { ClientCallContext, type ClientCallInit } from "./call-context.js";
 export { type CallOptions, type CallResult, Client, type ClientOptions, type ClientUseOptions, createClient } from "./client.js";
 export { type Clock, sleep, systemClock } from "./clock.js";
