@@ -58,6 +58,18 @@ describe("TokenBucket.consume()", () => {
     expect(over.consumedPoints).to.equal(10);
   });
 
+  it("msBeforeNext is not a ms late from float error (0.99 tokens at 10/s said 2 ms, not 1)", async () => {
+    const { limiter, clock } = bucket({ capacity: 10, refillPerSecond: 10 });
+    await drain(limiter, "c1");
+    clock.advance(99);
+    expect((await rejection(limiter, "c1")).msBeforeNext).to.equal(1);
+    clock.advance(1);
+    await limiter.consume("c1");
+    clock.advance(37);
+    const answer = await limiter.consume("c1", 0);
+    expect(answer.msBeforeNext, "ms until full: 9.63 tokens missing at 10/s").to.equal(963);
+  });
+
   it("takes nothing when it rejects: a request for more points than there are leaves the bucket as it was", async () => {
     const { limiter } = bucket({ capacity: 5, refillPerSecond: 1 });
     await limiter.consume("c1", 3);
