@@ -76,6 +76,13 @@ export class Outbox {
 
   /** Writes what is buffered now; called when the destination has drained. */
   flush(): void {
+    // The destination has room again even when nothing is left to write; only a refused write
+    // below congests it anew. (Left set, stdin stayed paused for ever once stdout had filled.)
+    this.#congested = false;
+    this.#writeOut();
+  }
+
+  #writeOut(): void {
     this.#flushScheduled = false;
     if (this.#buffer !== "") {
       const chunk = this.#buffer;
@@ -108,10 +115,10 @@ export class Outbox {
     } else {
       this.#head = head;
     }
-    if (this.#buffer.length >= this.#batchBytes) this.flush();
+    if (this.#buffer.length >= this.#batchBytes) this.#writeOut();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
       this.#flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => this.#writeOut());
     }
   }
 }

@@ -95,6 +95,27 @@ describe("Outbox.push()", () => {
   });
 });
 
+describe("Outbox.flush()", () => {
+  it("clears congestion on 'drain' even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
+    let accept = false;
+    const { box } = outbox({ write: () => accept });
+    box.push("n1", "c1", 1, undefined, ok("x_ok"));
+    await box.whenIdle();
+    expect(box.congested).to.equal(true);
+    accept = true;
+    box.flush(); // what bin/node calls on stdout's 'drain'
+    expect(box.congested).to.equal(false);
+  });
+
+  it("stays congested when the write it makes is refused again", () => {
+    const { box, chunks } = outbox({ write: (chunk) => (chunks.push(chunk), false) });
+    box.push("n1", "c1", 1, undefined, ok("x_ok"));
+    box.flush();
+    expect(chunks).to.have.length(1);
+    expect(box.congested).to.equal(true);
+  });
+});
+
 describe("Outbox.whenIdle()", () => {
   it("resolves at once when nothing is pending", async () => {
     const { box } = outbox();
