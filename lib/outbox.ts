@@ -62,10 +62,14 @@ export class Outbox {
     const entry: Entry = { src, dest, inReplyTo, value, render: render as Render<unknown>, ready: work === undefined };
     this.#queue.push(entry);
     if (work === undefined) this.#drain();
-    else work.then(() => {
-      entry.ready = true;
-      this.#drain();
-    });
+    else {
+      // Settled either way: a rejected work must not hold back this reply and all after it.
+      const settle = (): void => {
+        entry.ready = true;
+        this.#drain();
+      };
+      work.then(settle, settle);
+    }
   }
 
   /** Resolves once every reserved reply has been written. */

@@ -71,6 +71,15 @@ describe("Outbox.push()", () => {
     ]);
   });
 
+  it("lets a reply out when its work rejects, instead of stalling every reply after it", async () => {
+    const { box, lines } = outbox();
+    box.push("n1", "c1", 1, undefined, ok("a_ok"), Promise.reject(new Error("work failed")));
+    box.push("n1", "c1", 2, undefined, ok("b_ok"));
+    const stalled = new Promise((resolve) => setTimeout(resolve, 200, "stalled"));
+    expect(await Promise.race([box.whenIdle().then(() => "idle"), stalled])).to.equal("idle");
+    expect(lines().map((l) => (JSON.parse(l) as { body: { type: string } }).body.type)).to.deep.equal(["a_ok", "b_ok"]);
+  });
+
   it("batches the replies ready in one turn into one write", async () => {
     const { box, chunks } = outbox();
     for (let i = 0; i < 50; i++) box.push("n1", "c1", i, undefined, ok("x_ok"));
