@@ -50,4 +50,18 @@ describe("RpcNode.handleLine()", () => {
     const warned = log.records().filter((r) => r["level"] === 40).map((r) => r["line"]);
     expect(warned).to.deep.equal([1, 2, 3]);
   });
+
+  it("does not echo a garbage line into the log (JSON.parse messages quote the input, bearer tokens included)", async () => {
+    const { log, feed } = rpcNode("trace");
+    const garbage = [
+      "Bearer valid_token",
+      '{"src": "c1", "body": {"metadata": {"authorization": Bearer valid_token}}}',
+      "{'src': 'c1', 'body': {'metadata': {'authorization': 'Bearer valid_token'}}}",
+      '{"metadata":{"authorization":"Bearer valid_token"}} trailing',
+    ];
+    await feed(garbage);
+    expect(log.records().filter((r) => r["msg"] === "input line is not JSON; skipped").map((r) => r["line"])).to.deep.equal([1, 2, 3, 4]);
+    expect(log.lines.join("")).not.to.include("valid_token");
+    expect(log.lines.join("")).not.to.include("Bearer val");
+  });
 });
