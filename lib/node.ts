@@ -66,9 +66,11 @@ export class RpcNode {
     let msg: unknown;
     try {
       msg = JSON.parse(line);
-    } catch (error) {
+    } catch {
       if (line.trim() === "") return;
-      this.#logger.warn({ line: lineNo, error: error instanceof Error ? error.message : String(error) }, "input line is not JSON; skipped");
+      // Not JSON.parse's message: it quotes the input ('Unexpected token 'B', "Bearer s3cret"
+      // is not valid JSON'), and the input may hold a bearer token.
+      this.#logger.warn({ line: lineNo, chars: line.length }, "input line is not JSON; skipped");
       return;
     }
     if (!isEnvelope(msg)) {

@@ -62,10 +62,14 @@ export class Outbox {
     const entry: Entry = { src, dest, inReplyTo, value, render: render as Render<unknown>, ready: work === undefined };
     this.#queue.push(entry);
     if (work === undefined) this.#drain();
-    else work.then(() => {
-      entry.ready = true;
-      this.#drain();
-    });
+    else {
+      // Settled either way: a rejected work must not hold back this reply and all after it.
+      const settle = (): void => {
+        entry.ready = true;
+        this.#drain();
+      };
+      work.then(settle, settle);
+    }
   }
 
   /** Resolves once every reserved reply has been written. */
@@ -76,6 +80,13 @@ export class Outbox {
 
   /** Writes what is buffered now; called when the destination has drained. */
   flush(): void {
+    // The destination has room again even when nothing is left to write; only a refused write
+    // below congests it anew. (Left set, stdin stayed paused for ever once stdout had filled.)
+    this.#congested = false;
+    this.#writeOut();
+  }
+
+  #writeOut(): void {
     this.#flushScheduled = false;
     if (this.#buffer !== "") {
       const chunk = this.#buffer;
@@ -108,10 +119,10 @@ export class Outbox {
     } else {
       this.#head = head;
     }
-    if (this.#buffer.length >= this.#batchBytes) this.flush();
+    if (this.#buffer.length >= this.#batchBytes) this.#writeOut();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
       this.#flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(() => this.#writeOut());
     }
   }
 }

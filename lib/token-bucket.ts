@@ -83,7 +83,8 @@ export class TokenBucket extends RateLimiterCompatibleAbstract {
       bucket.tokens -= points;
       return Promise.resolve(this.#result(bucket, this.#created));
     }
-    return Promise.reject(new RateLimiterRes(0, Math.ceil((points - bucket.tokens) / this.#perMs), this.#consumed(bucket), false));
+    // The same EPSILON slack as the test above, or float error makes the wait a ms too long.
+    return Promise.reject(new RateLimiterRes(0, Math.ceil((points - bucket.tokens - EPSILON) / this.#perMs), this.#consumed(bucket), false));
   }
 
   /** Takes `points` tokens whether or not they are there (the bucket may go negative). */
@@ -168,7 +169,7 @@ export class TokenBucket extends RateLimiterCompatibleAbstract {
 
   #result(bucket: Bucket, first: boolean): RateLimiterRes {
     const missing = this.capacity - bucket.tokens;
-    const msToFull = missing <= EPSILON ? 0 : this.#perMs > 0 ? Math.ceil(missing / this.#perMs) : Infinity;
+    const msToFull = missing <= EPSILON ? 0 : this.#perMs > 0 ? Math.ceil((missing - EPSILON) / this.#perMs) : Infinity;
     return new RateLimiterRes(Math.max(0, Math.floor(bucket.tokens + EPSILON)), msToFull, this.#consumed(bucket), first);
   }
 }

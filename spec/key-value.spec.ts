@@ -1,0 +1,97 @@
+import { expect } from "chai";
+import { Application } from "../lib/application.js";
+import { CallContext } from "../lib/context.js";
+import { type KeyValueStore, keyValueService, MemoryStore } from "../lib/key-value.js";
+import { router } from "../lib/service.js";
+import { Status } from "../lib/status.js";
+
+/** The KeyValue service behind a bare application (no middleware), over `store`. */
+function service(store: KeyValueStore = new MemoryStore()) {
+  const app = new Application({ onError: () => {} }).handle(router([keyValueService(store)]));
+  return async (method: string, request: unknown): Promise<CallContext> => {
+    const ctx = new CallContext({ service: "KeyValue", method, request, peer: "c1" });
+    await app.run(ctx);
+    return ctx;
+  };
+}
+
+describe("keyValueService()", () => {
+  it("Put stores a value and answers {written: true}; Get answers {key, value, found: true}", async () => {
+    const call = service();
+    const put = await call("Put", { key: "k", value: "v" });
+    expect([put.status, put.response]).to.deep.equal([Status.OK, { written: true }]);
+    const get = await call("Get", { key: "k" });
+    expect([get.status, get.response]).to.deep.equal([Status.OK, { key: "k", value: "v", found: true }]);
+  });
+
+  it("Get of a missing key is NOT_FOUND with {key, found: false}, not a failure", async () => {
+    const get = await service()("Get", { key: "nope" });
+    expect(get.status).to.equal(Status.NOT_FOUND);
+    expect(get.response).to.deep.equal({ key: "nope", found: false });
+    expect(get.failure).to.equal(undefined);
+  });
+
+  it("Delete answers whether the key was there, OK either way", async () => {
+    const call = service();
+    await call("Put", { key: "k", value: "v" });
+    expect((await call("Delete", { key: "k" })).response).to.deep.equal({ key: "k", deleted: true });
+    expect((await call("Delete", { key: "k" })).response).to.deep.equal({ key: "k", deleted: false });
+    expect((await call("Get", { key: "k" })).status).to.equal(Status.NOT_FOUND);
+  });
+
+  it("overwrites on Put and keeps keys apart", async () => {
+    const call = service();
+    await call("Put", { key: "a", value: "1" });
+    await call("Put", { key: "a", value: "2" });
+    await call("Put", { key: "b", value: "3" });
+    expect((await call("Get", { key: "a" })).response).to.deep.include({ value: "2" });
+    expect((await call("Get", { key: "b" })).response).to.deep.include({ value: "3" });
+  });
+
+  for (const [method, request] of [
+    ["Get", "k"],
+    ["Get", null],
+    ["Get", ["k"]],
+    ["Get", {}],
+    ["Get", { key: 1 }],
+    ["Put", { key: "k" }],
+    ["Put", { key: "k", value: 5 }],
+    ["Delete", { value: "v" }],
+  ] as const) {
+    it(`${method} ${JSON.stringify(request)} is INVALID_ARGUMENT without a response`, async () => {
+      const ctx = await service()(method, request);
+      expect(ctx.status).to.equal(Status.INVALID_ARGUMENT);
+      expect(ctx.response).to.equal(undefined);
+      expect(ctx.failure?.at).to.equal("handler");
+    });
+  }
+
+  it("does not take a key from the request's prototype", async () => {
+    const ctx = await service()("Get", Object.create({ key: "inherited" }) as object);
+    expect(ctx.status).to.equal(Status.INVALID_ARGUMENT);
+  });
+
+  it("works over an asynchronous store", async () => {
+    const data = new Map<string, string>();
+    const store: KeyValueStore = {
+      get: async (key) => data.get(key),
+      set: async (key, value) => void data.set(key, value),
+      delete: async (key) => data.delete(key),
+    };
+    const call = service(store);
+    await call("Put", { key: "k", value: "v" });
+    expect((await call("Get", { key: "k" })).response).to.deep.equal({ key: "k", value: "v", found: true });
+  });
+});
+
+describe("MemoryStore", () => {
+  it("counts its keys", () => {
+    const store = new MemoryStore();
+    store.set("a", "1");
+    store.set("a", "2");
+    store.set("b", "3");
+    expect(store.size).to.equal(2);
+    expect(store.delete("a")).to.equal(true);
+    expect(store.size).to.equal(1);
+  });
+});
