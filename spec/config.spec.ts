@@ -29,6 +29,12 @@ describe("loadConfig()", () => {
       trustProxy: false,
       maxLineBytes: 4 * 1024 * 1024,
       maxInFlight: 10000,
+      redisUrl: undefined,
+      redisClusterNodes: undefined,
+      redisKeyPrefix: "rpci:",
+      redisCommandTimeoutMs: 100,
+      kvStore: "memory",
+      describe: false,
     });
   });
 
@@ -50,6 +56,12 @@ describe("loadConfig()", () => {
       trustProxy: true,
       maxLineBytes: 1024,
       maxInFlight: 64,
+      redisUrl: undefined,
+      redisClusterNodes: undefined,
+      redisKeyPrefix: "rpci:",
+      redisCommandTimeoutMs: 100,
+      kvStore: "memory",
+      describe: false,
     });
   });
 
@@ -98,8 +110,8 @@ describe("helpText()", () => {
     const text = helpText();
     for (const option of OPTIONS) {
       expect(text).to.include(`--${option.flag}`);
-      expect(text).to.include(option.env);
-      expect(text).to.include(`(default: ${option.default})`);
+      if (option.env !== undefined) expect(text).to.include(option.env);
+      expect(text).to.include(`(default: ${option.default === "" ? "none" : option.default})`);
     }
     expect(text).to.include("--help");
   });

@@ -98,7 +98,7 @@ describe("rateLimit()", () => {
 
   it("uses a key function when given, over trustProxy", async () => {
     const limiter = new ScriptedLimiter(allow);
-    const app = application({ limiter, trustProxy: true, key: (ctx) => `${ctx.peer}:${ctx.service}` });
+    const app = application({ limiter, trustProxy: true, key: (ctx) => (ctx instanceof CallContext ? `${ctx.peer}:${ctx.service}` : "koa") });
     await run(app, "c1", { "x-forwarded-for": "10.0.0.1" });
     expect(limiter.keys).to.deep.equal(["c1:KeyValue"]);
   });
