@@ -81,6 +81,11 @@ export class Outbox {
       const chunk = this.#buffer;
       this.#buffer = "";
       this.#congested = !this.#write(chunk);
+    } else {
+      // Drained with nothing left to write: not congested any more. Without this, a 'drain'
+      // that finds the buffer empty left the node paused for good (bin/node hung after a few
+      // hundred replies on a fast stdout pipe).
+      this.#congested = false;
     }
     if (this.pending === 0 && this.#idle.length > 0) {
       const waiting = this.#idle;
