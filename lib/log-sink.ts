@@ -113,6 +113,12 @@ export class LogSink {
       return;
     }
     this.#writing = undefined;
-    if (this.#pending !== "") this.#start();
+    // What came in meanwhile goes now only if it is a full batch; otherwise at the end of the
+    // turn, with whatever else the turn adds (a write per few lines costs more than the lines).
+    if (this.#pending.length >= this.#batchBytes) this.#start();
+    else if (this.#pending !== "" && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#onTurn);
+    }
   };
 }
