@@ -1,4 +1,4 @@
-import { hash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import type { CallContext } from "../lib/context.js";
 import type { Middleware, Next } from "../lib/middleware.js";
 import { Status } from "../lib/status.js";
@@ -26,20 +26,25 @@ export interface AuthOptions {
 }
 
 interface Known {
-  readonly digest: Buffer;
+  /** The token's UTF-8 bytes, zero-padded to the comparison width. */
+  readonly padded: Buffer;
+  /** The token's length in UTF-8 bytes. */
+  readonly bytes: number;
   readonly principal: Principal;
 }
 
 /** `Bearer <token>`: the scheme in any case, one or more spaces, a token without whitespace. */
 const BEARER = /^bearer +(\S+)$/i;
 
-const sha256 = (text: string): Buffer => hash("sha256", text, "buffer");
+/** The smallest comparison width: tokens up to this many bytes do not show their length. */
+const MIN_WIDTH = 256;
 
 /**
  * Accepts a call only with `authorization: Bearer <token>` metadata naming a configured token;
  * otherwise ends it with UNAUTHENTICATED. The metadata key and the scheme match in any case,
- * the token exactly. Tokens are compared as SHA-256 digests with `timingSafeEqual`, against
- * every configured token, so neither a token's content nor its length leaks through timing.
+ * the token exactly. The presented token is compared with `timingSafeEqual` against every
+ * configured token, each zero-padded to one fixed width, and its byte length separately, so
+ * neither a token's content nor its length leaks through timing (see the comment in the body).
  * Adds `ctx.state.principal`.
  *
  * On the wire its name is "auth".
@@ -49,24 +54,43 @@ const sha256 = (text: string): Buffer => hash("sha256", text, "buffer");
  *   // later: ctx.state.principal.subject === "ci-bot"
  */
 export function auth(options: AuthOptions): Middleware<object, AuthState> {
-  const known: Known[] = [];
   const entries = options?.tokens instanceof Map ? [...options.tokens] : [...(options?.tokens ?? [])].map((token, i) => [token, `token#${i + 1}`] as const);
-  for (const [token, subject] of entries) {
+  for (const [token] of entries) {
     if (typeof token !== "string" || !/^\S+$/.test(token)) throw new TypeError("auth(): every token must be a non-empty string without whitespace");
-    known.push({ digest: sha256(token), principal: Object.freeze({ subject: String(subject), scheme: "bearer" }) });
   }
-  if (known.length === 0) throw new TypeError("auth(): options.tokens must name at least one token");
+  if (entries.length === 0) throw new TypeError("auth(): options.tokens must name at least one token");
+  // The width every comparison uses: at least MIN_WIDTH, else the longest token rounded up to
+  // a power of two, so that it says next to nothing about the tokens' lengths.
+  const longest = Math.max(...entries.map(([token]) => Buffer.byteLength(token)));
+  const width = longest <= MIN_WIDTH ? MIN_WIDTH : 2 ** Math.ceil(Math.log2(longest));
+  const known: Known[] = entries.map(([token, subject]) => {
+    const padded = Buffer.alloc(width);
+    padded.write(token, "utf8");
+    return { padded, bytes: Buffer.byteLength(token), principal: Object.freeze({ subject: String(subject), scheme: "bearer" as const }) };
+  });
+  /** Holds the presented token for the comparison; reused, as the comparison never awaits. */
+  const presented = Buffer.alloc(width);
 
   return async function auth(ctx: CallContext<Partial<AuthState>>, next: Next): Promise<void> {
     const header = ctx.metadata.get("authorization");
     if (header === undefined) throw new StatusError(Status.UNAUTHENTICATED, "no authorization metadata");
     const token = BEARER.exec(header)?.[1];
     if (token === undefined) throw new StatusError(Status.UNAUTHENTICATED, "authorization is not a Bearer credential");
-    const digest = sha256(token);
+    // Constant time with respect to the configured tokens: the presented token's UTF-8 bytes go
+    // into a zeroed buffer of the fixed width (truncated when longer, and then the length check
+    // fails); every configured token is compared over that whole width with timingSafeEqual and
+    // by byte length with an integer comparison, both always evaluated, no early exit. Whatever
+    // takes time in proportion to a length depends on the presented token or the fixed width,
+    // never on a configured token. Same bytes and same length <=> same token, as when both were
+    // SHA-256 digests; padding instead of hashing saves a digest per call (7% of bin/node's CPU
+    // time, issue 6).
+    const bytes = Buffer.byteLength(token);
+    presented.fill(0);
+    presented.write(token, "utf8");
     let principal: Principal | undefined;
     for (const candidate of known) {
-      // No early exit: every token is compared, whichever matches.
-      if (timingSafeEqual(digest, candidate.digest)) principal = candidate.principal;
+      const same = Number(timingSafeEqual(presented, candidate.padded)) & Number(bytes === candidate.bytes);
+      if (same === 1) principal = candidate.principal;
     }
     if (principal === undefined) throw new StatusError(Status.UNAUTHENTICATED, "unknown bearer token");
     ctx.state.principal = principal;
