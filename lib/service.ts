@@ -2,6 +2,7 @@ import type { CallContext } from "./context.js";
 import type { Handler } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { isThenable } from "./thenable.js";
 
 /**
  * A unary method: takes the request, returns the response. It may set `ctx.status` for an
@@ -32,7 +33,7 @@ export function defineService<S extends object = object>(name: string, methods: 
 
 /**
  * The handler that dispatches a call to its service's method; an unknown service or method
- * ends the call with UNIMPLEMENTED.
+ * ends the call with UNIMPLEMENTED (thrown). It returns a promise only when the method did.
  *
  * @example
  *   app.handle(router([keyValueService(), echo]));
@@ -43,9 +44,16 @@ export function router<S extends object = object>(services: readonly ServiceDefi
     if (table.has(service.name)) throw new TypeError(`router(): service ${service.name} is defined twice`);
     table.set(service.name, new Map(Object.entries(service.methods)));
   }
-  return async function route(ctx: CallContext<S>): Promise<void> {
+  // Synchronous when the method answers synchronously: no promise, no microtask (issue 6).
+  return function route(ctx: CallContext<S>): Promise<void> | void {
     const method = table.get(ctx.service)?.get(ctx.method);
     if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);
-    ctx.response = await method(ctx.request, ctx);
+    const response = method(ctx.request, ctx);
+    if (isThenable(response)) return respondLater(ctx, response);
+    ctx.response = response;
   };
+}
+
+async function respondLater(ctx: CallContext, pending: PromiseLike<unknown>): Promise<void> {
+  ctx.response = await pending;
 }
