@@ -71,7 +71,8 @@ export function auth(options: AuthOptions): Middleware<object, AuthState> {
   /** Holds the presented token for the comparison; reused, as the comparison never awaits. */
   const presented = Buffer.alloc(width);
 
-  return async function auth(ctx: CallContext<Partial<AuthState>>, next: Next): Promise<void> {
+  /** The principal of the call's bearer token; throws UNAUTHENTICATED when there is none. */
+  const authenticate = (ctx: CallContext): Principal => {
     const header = ctx.metadata.get("authorization");
     if (header === undefined) throw new StatusError(Status.UNAUTHENTICATED, "no authorization metadata");
     const token = BEARER.exec(header)?.[1];
@@ -93,7 +94,18 @@ export function auth(options: AuthOptions): Middleware<object, AuthState> {
       if (same === 1) principal = candidate.principal;
     }
     if (principal === undefined) throw new StatusError(Status.UNAUTHENTICATED, "unknown bearer token");
-    ctx.state.principal = principal;
-    await next();
+    return principal;
+  };
+
+  // A plain function that behaves as `async (ctx, next) => { ...; await next(); }` does (it
+  // never throws; it answers with a promise that settles as next()'s does, or rejects), without
+  // an async frame and an await per call: 5% of bin/node's CPU time (issue 6).
+  return function auth(ctx: CallContext<Partial<AuthState>>, next: Next): Promise<void> {
+    try {
+      ctx.state.principal = authenticate(ctx);
+      return Promise.resolve(next());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
 }

@@ -72,19 +72,45 @@ export function rateLimit(options: RateLimitOptions = {}): Middleware<object, Ra
   // call, issue 6), unless a subclass changed what consume() does.
   const bucket = limiter instanceof TokenBucket && limiter.consume === TokenBucket.prototype.consume ? limiter : undefined;
 
-  return async function rate_limit(ctx: CallContext<Partial<RateLimitState>>, next: Next): Promise<void> {
+  /** A limiter that answers with a promise (any rate-limiter-flexible limiter). */
+  const consumeThenNext = async (ctx: CallContext<Partial<RateLimitState>>, next: Next): Promise<void> => {
     const key = keyOf(ctx);
     let answer: RateLimiterRes;
     try {
-      answer = bucket !== undefined ? bucket.consumeSync(key, 1) : await limiter.consume(key, 1);
+      answer = await limiter.consume(key, 1);
     } catch (rejection) {
-      if (isLimiterAnswer(rejection)) {
-        ctx.state.rateLimit = rejection;
-        throw new StatusError(Status.RESOURCE_EXHAUSTED, "rate limit exceeded", { details: { client: key, retryAfterMs: rejection.msBeforeNext } });
-      }
-      throw new StatusError(Status.UNAVAILABLE, "rate limiter unavailable", { cause: rejection });
+      throw refusal(ctx, key, rejection);
     }
     ctx.state.rateLimit = answer;
     await next();
   };
+
+  // With the in-memory bucket, a plain function that behaves as the async one above does (it
+  // never throws; it answers with a promise that settles as next()'s does, or rejects), without
+  // an async frame and an await per call (issue 6).
+  return function rate_limit(ctx: CallContext<Partial<RateLimitState>>, next: Next): Promise<void> {
+    if (bucket === undefined) return consumeThenNext(ctx, next);
+    try {
+      const key = keyOf(ctx);
+      let answer: RateLimiterRes;
+      try {
+        answer = bucket.consumeSync(key, 1);
+      } catch (rejection) {
+        throw refusal(ctx, key, rejection);
+      }
+      ctx.state.rateLimit = answer;
+      return Promise.resolve(next());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
+}
+
+/** The error that ends a call the limiter refused: over the limit, or the limiter failed. */
+function refusal(ctx: CallContext<Partial<RateLimitState>>, key: string, rejection: unknown): StatusError {
+  if (isLimiterAnswer(rejection)) {
+    ctx.state.rateLimit = rejection;
+    return new StatusError(Status.RESOURCE_EXHAUSTED, "rate limit exceeded", { details: { client: key, retryAfterMs: rejection.msBeforeNext } });
+  }
+  return new StatusError(Status.UNAVAILABLE, "rate limiter unavailable", { cause: rejection });
 }
