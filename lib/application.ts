@@ -25,7 +25,6 @@ type Layer = (ctx: CallContext, next: Next) => Promise<void> | void;
 const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
 };
-const ignore = (): void => {};
 const stderrListener: ErrorListener = (error, ctx, at) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`${ctx.service}/${ctx.method} failed in ${at}: ${detail}\n`);
@@ -91,7 +90,9 @@ export class Application<S extends object = object> {
    */
   run(ctx: CallContext<S>): Promise<void> {
     this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
-    return this.#composed(ctx).then(undefined, ignore);
+    // The outermost layer records an error and does not rethrow it (there is no one further
+    // out to see it), so this promise never rejects: no catch-all promise per call (issue 6).
+    return this.#composed(ctx);
   }
 
   #record(ctx: CallContext, at: string, thrown: unknown): void {
@@ -112,6 +113,7 @@ export class Application<S extends object = object> {
         // Only the innermost layer that sees an error blames itself; an error passing through
         // unchanged keeps the blame where it was thrown.
         if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) record(ctx, name, thrown);
+        if (index === 0) return;
         throw thrown;
       }
       if (ctx.failure !== undefined) {
@@ -134,7 +136,7 @@ export class Application<S extends object = object> {
         await pending;
       } catch (thrown) {
         record(ctx, HANDLER, thrown);
-        throw thrown;
+        if (index !== 0) throw thrown;
       }
     };
     // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
@@ -147,6 +149,7 @@ export class Application<S extends object = object> {
         result = handler(ctx);
       } catch (thrown) {
         record(ctx, HANDLER, thrown);
+        if (index === 0) return;
         throw thrown;
       }
       if (isThenable(result)) return settle(ctx, result);
