@@ -1,4 +1,4 @@
-import { dumps } from "./python-json.js";
+import { dumps, quote } from "./python-json.js";
 
 /** A reply body; the outbox appends `msg_id` as its last key. */
 export type Body = Record<string, unknown>;
@@ -38,6 +38,8 @@ export class Outbox {
   #flushScheduled = false;
   #idle: (() => void)[] = [];
   #congested = false;
+  #startFor: string | undefined;
+  #start = "";
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -94,6 +96,15 @@ export class Outbox {
     }
   }
 
+  /** `{"src": "<src>", "dest": ` for the last src seen (a node answers from one id). */
+  #envelopeStart(src: string): string {
+    if (src !== this.#startFor) {
+      this.#startFor = src;
+      this.#start = `{"src": ${quote(src)}, "dest": `;
+    }
+    return this.#start;
+  }
+
   #drain(): void {
     const queue = this.#queue;
     let head = this.#head;
@@ -102,7 +113,8 @@ export class Outbox {
       const body = entry.render(entry.value, entry.inReplyTo);
       if (body === undefined) continue;
       body["msg_id"] = this.#nextMsgId++;
-      this.#buffer += dumps({ src: entry.src, dest: entry.dest, body }) + "\n";
+      // dumps({ src, dest, body }), without building the envelope and with its start cached.
+      this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + dumps(body) + "}\n";
     }
     if (head === queue.length) {
       this.#queue = [];
