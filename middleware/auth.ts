@@ -37,7 +37,7 @@ interface Known {
 const BEARER = /^bearer +(\S+)$/i;
 
 /** The smallest comparison width: tokens up to this many bytes do not show their length. */
-const MIN_WIDTH = 256;
+const MIN_WIDTH = 64;
 
 /**
  * Accepts a call only with `authorization: Bearer <token>` metadata naming a configured token;
