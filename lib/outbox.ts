@@ -76,18 +76,26 @@ export class Outbox {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Writes what is buffered now; called when the destination has drained. */
+  /**
+   * The destination has drained (its 'drain' event): not congested any more, whether or not
+   * there is something to write now. Writes what is buffered.
+   */
+  drained(): void {
+    // Only 'drain' ends congestion: when it came with nothing buffered, the flag used to stay
+    // set and bin/node stayed paused for good; clearing it in any flush() instead (a turn's
+    // flush can find the buffer empty too) let bin/node read on while stdout was backed up,
+    // gigabytes of it on a slow pipe.
+    this.#congested = false;
+    this.flush();
+  }
+
+  /** Writes what is buffered now. */
   flush(): void {
     this.#flushScheduled = false;
     if (this.#buffer !== "") {
       const chunk = this.#buffer;
       this.#buffer = "";
       this.#congested = !this.#write(chunk);
-    } else {
-      // Drained with nothing left to write: not congested any more. Without this, a 'drain'
-      // that finds the buffer empty left the node paused for good (bin/node hung after a few
-      // hundred replies on a fast stdout pipe).
-      this.#congested = false;
     }
     if (this.pending === 0 && this.#idle.length > 0) {
       const waiting = this.#idle;
