@@ -6,6 +6,8 @@ export interface PrivateRedis {
   readonly url: string;
   /** Deletes every key, so that each run starts from the same state. */
   flush(): Promise<void>;
+  /** Commands the server has processed so far (INFO stats): whether a run used it at all. */
+  commands(): Promise<number>;
   /** Stops the server; safe to call more than once. */
   stop(): Promise<void>;
 }
@@ -27,15 +29,19 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Sends one inline command and resolves with the first reply line, e.g. "+PONG". */
-function command(port: number, text: string): Promise<string> {
+/**
+ * Sends one inline command and resolves with the reply's first line (e.g. "+PONG"), or, when
+ * `until` is given, with the reply up to the end of the line that contains it.
+ */
+function command(port: number, text: string, until?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, "127.0.0.1");
     let reply = "";
     socket.once("error", reject);
     socket.on("data", (chunk) => {
       reply += chunk.toString("utf8");
-      const end = reply.indexOf("\r\n");
+      const from = until === undefined ? 0 : reply.indexOf(until);
+      const end = from === -1 ? -1 : reply.indexOf("\r\n", from);
       if (end !== -1) {
         socket.destroy();
         resolve(reply.slice(0, end));
@@ -68,6 +74,10 @@ export async function startRedis(): Promise<PrivateRedis> {
     async flush() {
       const reply = await command(port, "FLUSHALL");
       if (reply !== "+OK") throw new Error(`FLUSHALL answered ${reply}`);
+    },
+    async commands() {
+      const match = /total_commands_processed:(\d+)/.exec(await command(port, "INFO stats", "total_commands_processed:"));
+      return Number(match?.[1]);
     },
     async stop() {
       if (server.exitCode === null && server.signalCode === null) server.kill("SIGTERM");

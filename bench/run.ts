@@ -147,17 +147,25 @@ async function main(): Promise<void> {
     } else notes.push(opts.python ? "Python peer skipped: no python3 (or no peer_python.py)." : "Python peer skipped: --skip-python.");
 
     const runs = new Map<Row["key"], RunResult[]>(contenders.map((c) => [c.key, []]));
+    let redisCommands = 0;
     for (let round = 1; round <= opts.rounds; round++) {
       for (const c of contenders) {
         await c.before?.();
+        const commandsBefore = c.key === "redis" ? await redis?.commands() : undefined;
         const result = await runOnce(c.program, workload, join(tmp, `${c.key}.out`), join(tmp, `${c.key}.log`));
         if (result.exitCode !== 0 || result.lines !== opts.calls + 1) {
           keep = true;
           fail(`${c.label} round ${round}: exit ${result.exitCode}, ${result.lines} output lines, expected exit 0 and ${opts.calls + 1} lines; see ${tmp}/${c.key}.log (kept)`);
         }
         runs.get(c.key)?.push(result);
+        if (commandsBefore !== undefined && redis !== undefined) redisCommands = Math.max(redisCommands, (await redis.commands()) - commandsBefore - 1);
         say(`bench: round ${round}/${opts.rounds} ${c.label.padEnd(30)} ${(result.wallMs / 1000).toFixed(3)} s  ${(result.peakRssKb / 1024).toFixed(1)} MB  cpu ${(result.cpuMs / 1000).toFixed(3)} s`);
       }
+    }
+    if (redis !== undefined && redisCommands < opts.calls / 100) {
+      notes.push(`bin/node (Redis limiter): its --help mentions REDIS_URL, but the private Redis processed ${redisCommands} commands during a run of ${opts.calls} calls, so this row measured a node that did not use Redis.`);
+    } else if (redis !== undefined) {
+      notes.push(`bin/node (Redis limiter): the private Redis processed up to ${redisCommands.toLocaleString("en-US")} commands per run of ${opts.calls.toLocaleString("en-US")} calls.`);
     }
     const rows: Row[] = contenders.map((c) => {
       const list = runs.get(c.key) ?? [];
@@ -210,7 +218,17 @@ async function main(): Promise<void> {
           for (const [ms, kb] of run.samples) if (ms <= t) best = kb;
           return best;
         };
-        growth.push({ label: c.label, calls: 1_000_000, wallMs: run.wallMs, peakRssKb: run.peakRssKb, rssAtKb: [at(0.25), at(0.5), at(0.75), at(1)] });
+        const half = run.wallMs / 2;
+        const peakOf = (samples: readonly (readonly [number, number])[]): number => Math.max(...samples.map(([, kb]) => kb));
+        growth.push({
+          label: c.label,
+          calls: 1_000_000,
+          wallMs: run.wallMs,
+          peakRssKb: run.peakRssKb,
+          rssAtKb: [at(0.25), at(0.5), at(0.75), at(1)],
+          firstHalfPeakKb: peakOf(run.samples.filter(([ms]) => ms <= half)),
+          secondHalfPeakKb: peakOf(run.samples.filter(([ms]) => ms > half)),
+        });
         say(`bench: 1M ${c.label.padEnd(30)} ${(run.wallMs / 1000).toFixed(2)} s  peak ${(run.peakRssKb / 1024).toFixed(1)} MB`);
       }
       rmSync(big, { force: true });
