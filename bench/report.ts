@@ -2,7 +2,7 @@ import type { Latency } from "./paced.js";
 
 /** The medians of one program's throughput runs. */
 export interface Row {
-  readonly key: "memory" | "redis" | "floor" | "python";
+  readonly key: "memory" | "redis" | "floor" | "floorLogged" | "python";
   readonly label: string;
   readonly runs: number;
   readonly wallMs: number;
@@ -112,6 +112,15 @@ export function markdown(r: Results, chartFile: string): string {
   const redis = r.rows.find((row) => row.key === "redis");
   if (memory && python) lines.push(`bin/node's output is ${memory.sha256 === python.sha256 ? "byte-identical to" : "DIFFERENT from"} the Python peer's (SHA-256 of stdout).`);
   if (memory && redis) lines.push(`bin/node with Redis printed ${memory.sha256 === redis.sha256 ? "the same bytes as" : "DIFFERENT bytes from"} the memory path.`);
+  const logged = r.rows.find((row) => row.key === "floorLogged");
+  if (memory && logged && floor) {
+    lines.push(
+      "",
+      `The floor plus one pino line per call (\`bench/floor-logged.ts\`, a reference, not a target) takes ${x(logged.wallMs / floor.wallMs)} the floor's wall time ` +
+        `(${x(logged.cpuMs / floor.cpuMs)} its CPU time): that much of the budget goes to the log line bin/node must write per call. ` +
+        `bin/node takes ${x(memory.wallMs / logged.wallMs)} the wall time of that logged floor (${x(memory.cpuMs / logged.cpuMs)} its CPU time).`,
+    );
+  }
   for (const note of r.notes) lines.push("", `Note: ${note}`);
   lines.push("", "## Targets (issue 6)", "", "| target | limit | measured | met |", "|---|---|---:|---|");
   for (const t of targets(r)) lines.push(`| ${t.what} | ${t.limit} | ${t.measured} | ${t.met === undefined ? "not measured" : t.met ? "yes" : "**no**"} |`);
