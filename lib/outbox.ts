@@ -38,8 +38,8 @@ export class Outbox {
   #flushScheduled = false;
   #idle: (() => void)[] = [];
   #congested = false;
-  #startFor: string | undefined;
-  #start = "";
+  #envelopeHeadFor: string | undefined;
+  #envelopeHead = "";
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -106,11 +106,11 @@ export class Outbox {
 
   /** `{"src": "<src>", "dest": ` for the last src seen (a node answers from one id). */
   #envelopeStart(src: string): string {
-    if (src !== this.#startFor) {
-      this.#startFor = src;
-      this.#start = `{"src": ${quote(src)}, "dest": `;
+    if (src !== this.#envelopeHeadFor) {
+      this.#envelopeHeadFor = src;
+      this.#envelopeHead = `{"src": ${quote(src)}, "dest": `;
     }
-    return this.#start;
+    return this.#envelopeHead;
   }
 
   #drain(): void {
