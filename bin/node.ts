@@ -53,10 +53,13 @@ async function main(): Promise<void> {
     onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
   });
 
+  // Paused for a congested stdout, the 'drain' listener resumes; paused for too many calls in
+  // flight, a 1 ms timer looks again (not setImmediate: that spins a core while calls wait on
+  // Redis, say).
   const resumeWhenReady = (): void => {
-    if (stopping || !stdin.isPaused()) return;
-    if (node.outbox.pending <= config.maxInFlight / 2 && !node.outbox.congested) stdin.resume();
-    else setImmediate(resumeWhenReady);
+    if (stopping || !stdin.isPaused() || node.outbox.congested) return;
+    if (node.outbox.pending <= config.maxInFlight / 2) stdin.resume();
+    else setTimeout(resumeWhenReady, 1);
   };
   stdin.on("data", (chunk: Buffer) => {
     reader.push(chunk);
@@ -65,7 +68,10 @@ async function main(): Promise<void> {
       setImmediate(resumeWhenReady);
     }
   });
-  stdout.on("drain", () => node.outbox.flush());
+  stdout.on("drain", () => {
+    node.outbox.drained();
+    resumeWhenReady();
+  });
   stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (outputClosed) return;
     outputClosed = true;

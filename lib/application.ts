@@ -4,6 +4,7 @@ import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
 import { type MethodRef, type Selection, selectionOf } from "./when.js";
+import { isThenable } from "./thenable.js";
 
 /** Receives every error that became a server fault (INTERNAL, UNKNOWN, DATA_LOSS), once. */
 export type ErrorListener = (error: unknown, ctx: CallContext, at: string) => void;
@@ -20,12 +21,11 @@ export interface UseOptions {
   readonly name?: string;
 }
 
-type Layer = (ctx: CallContext, next: Next) => Promise<void>;
+type Layer = (ctx: CallContext, next: Next) => Promise<void> | void;
 
 const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
 };
-const ignore = (): void => {};
 const everyMethod = (): boolean => true;
 
 /** A layer entered only for the methods `applies` accepts; the others pass it by, unrecorded. */
@@ -143,7 +143,9 @@ export class Application<S extends object = object> {
    */
   run(ctx: CallContext): Promise<void> {
     this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
-    return this.#composed(ctx).then(undefined, ignore);
+    // The outermost layer records an error and does not rethrow it (there is no one further
+    // out to see it), so this promise never rejects: no catch-all promise per call (issue 6).
+    return this.#composed(ctx);
   }
 
   #record(ctx: CallContext, at: string, thrown: unknown): void {
@@ -156,6 +158,9 @@ export class Application<S extends object = object> {
   #layer(middleware: Middleware, name: string, index: number): Layer {
     const record = this.#record.bind(this);
     const wrapped = async (ctx: CallContext, next: Next): Promise<void> => {
+      // The first layer a call enters has no one further out to see an error: it keeps it.
+      // (Not always index 0: when()/unless() may have passed the layers before it by.)
+      const outermost = ctx.applied.length === 0;
       ctx.depth = index;
       ctx.applied.push(name);
       try {
@@ -164,6 +169,7 @@ export class Application<S extends object = object> {
         // Only the innermost layer that sees an error blames itself; an error passing through
         // unchanged keeps the blame where it was thrown.
         if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) record(ctx, name, thrown);
+        if (outermost) return;
         throw thrown;
       }
       if (ctx.failure !== undefined) {
@@ -181,15 +187,29 @@ export class Application<S extends object = object> {
   #handlerLayer(index: number): Layer {
     const handler = this.#handler;
     const record = this.#record.bind(this);
-    return async function handler_(ctx: CallContext): Promise<void> {
-      ctx.depth = index;
-      ctx.handled = true;
+    const settle = async (ctx: CallContext, pending: PromiseLike<unknown>, outermost: boolean): Promise<void> => {
       try {
-        await handler(ctx);
+        await pending;
       } catch (thrown) {
         record(ctx, HANDLER, thrown);
+        if (!outermost) throw thrown;
+      }
+    };
+    // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
+    // that answers at once costs no async frame and no microtask of its own (issue 6).
+    return function handler_(ctx: CallContext): Promise<void> | void {
+      const outermost = ctx.applied.length === 0; // no middleware entered: none to rethrow to
+      ctx.depth = index;
+      ctx.handled = true;
+      let result: Promise<void> | void;
+      try {
+        result = handler(ctx);
+      } catch (thrown) {
+        record(ctx, HANDLER, thrown);
+        if (outermost) return;
         throw thrown;
       }
+      if (isThenable(result)) return settle(ctx, result, outermost);
     };
   }
 }

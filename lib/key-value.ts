@@ -2,6 +2,7 @@ import type { CallContext } from "./context.js";
 import { defineService, type ServiceDefinition } from "./service.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { isThenable } from "./thenable.js";
 
 /** Where the KeyValue service keeps its data; may answer synchronously or with a promise. */
 export interface KeyValueStore {
@@ -38,33 +39,50 @@ function field(request: unknown, name: string): string {
   return value;
 }
 
+function found(key: string, value: string | undefined, ctx: CallContext) {
+  if (value === undefined) {
+    ctx.status = Status.NOT_FOUND;
+    return { key, found: false };
+  }
+  return { key, value, found: true };
+}
+const WRITTEN = (): { written: true } => ({ written: true });
+const deleted = (key: string, had: boolean) => ({ key, deleted: had });
+
 /**
  * The KeyValue service:
  * - `Put {key, value}` -> `{written: true}`;
  * - `Get {key}` -> `{key, value, found: true}`, or NOT_FOUND with `{key, found: false}`;
  * - `Delete {key}` -> `{key, deleted}` (OK whether or not the key was there).
  * Keys and values are strings; anything else is INVALID_ARGUMENT.
+ *
+ * A store that answers synchronously (the MemoryStore) gets a synchronous answer: no promise
+ * and no microtask per call (issue 6); a store that returns promises gets a promise.
  */
 export function keyValueService(store: KeyValueStore = new MemoryStore()): ServiceDefinition {
   return defineService("KeyValue", {
-    async Get(request: unknown, ctx: CallContext) {
+    Get(request: unknown, ctx: CallContext) {
       const key = field(request, "key");
-      const value = await store.get(key);
-      if (value === undefined) {
-        ctx.status = Status.NOT_FOUND;
-        return { key, found: false };
-      }
-      return { key, value, found: true };
+      const value = store.get(key);
+      return isThenable(value) ? getLater(key, value, ctx) : found(key, value, ctx);
     },
-    async Put(request: unknown) {
+    Put(request: unknown) {
       const key = field(request, "key");
       const value = field(request, "value");
-      await store.set(key, value);
-      return { written: true };
+      const done = store.set(key, value);
+      return isThenable(done) ? Promise.resolve(done).then(WRITTEN) : WRITTEN();
     },
-    async Delete(request: unknown) {
+    Delete(request: unknown) {
       const key = field(request, "key");
-      return { key, deleted: await store.delete(key) };
+      const had = store.delete(key);
+      return isThenable(had) ? deleteLater(key, had) : deleted(key, had);
     },
   });
+}
+
+async function getLater(key: string, pending: PromiseLike<string | undefined>, ctx: CallContext) {
+  return found(key, await pending, ctx);
+}
+async function deleteLater(key: string, pending: PromiseLike<boolean>) {
+  return deleted(key, await pending);
 }

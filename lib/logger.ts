@@ -1,4 +1,5 @@
 import { pino } from "pino";
+import { LogSink } from "./log-sink.js";
 import type { Metadata } from "./metadata.js";
 
 /** What the middleware need of a logger; a pino logger is one. */
@@ -24,19 +25,15 @@ export interface LoggerHandle {
 
 /**
  * A pino logger writing JSON lines to stderr (or `destination`, a file descriptor or path)
- * through an asynchronous, buffered destination, so logging never blocks a call.
+ * through an asynchronous, batched {@link LogSink}, so logging never blocks a call.
  */
 export function createLogger(options: { level?: LogLevel; destination?: number | string } = {}): LoggerHandle {
-  const stream = pino.destination({ dest: options.destination ?? 2, sync: false, minLength: 4096 });
-  const logger = pino({ level: options.level ?? "info", base: { pid: process.pid } }, stream);
+  const sink = new LogSink({ destination: options.destination ?? 2 });
+  const logger = pino({ level: options.level ?? "info", base: { pid: process.pid } }, sink);
   return {
     logger,
     flush() {
-      try {
-        stream.flushSync();
-      } catch {
-        // Not open yet, or already closed: nothing was buffered that could be written.
-      }
+      sink.flushSync();
     },
   };
 }

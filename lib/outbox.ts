@@ -1,4 +1,4 @@
-import { dumps } from "./python-json.js";
+import { dumps, quote } from "./python-json.js";
 
 /** A reply body; the outbox appends `msg_id` as its last key. */
 export type Body = Record<string, unknown>;
@@ -38,6 +38,8 @@ export class Outbox {
   #flushScheduled = false;
   #idle: (() => void)[] = [];
   #congested = false;
+  #envelopeHeadFor: string | undefined;
+  #envelopeHead = "";
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -78,15 +80,21 @@ export class Outbox {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  /** Writes what is buffered now; called when the destination has drained. */
-  flush(): void {
-    // The destination has room again even when nothing is left to write; only a refused write
-    // below congests it anew. (Left set, stdin stayed paused for ever once stdout had filled.)
+  /**
+   * The destination has drained (its 'drain' event): not congested any more, whether or not
+   * there is something to write now. Writes what is buffered.
+   */
+  drained(): void {
+    // Only 'drain' ends congestion: when it came with nothing buffered, the flag used to stay
+    // set and bin/node stayed paused for good; clearing it in any flush() instead (a turn's
+    // flush can find the buffer empty too) let bin/node read on while stdout was backed up,
+    // gigabytes of it on a slow pipe.
     this.#congested = false;
-    this.#writeOut();
+    this.flush();
   }
 
-  #writeOut(): void {
+  /** Writes what is buffered now; congestion ends only with {@link drained}. */
+  flush(): void {
     this.#flushScheduled = false;
     if (this.#buffer !== "") {
       const chunk = this.#buffer;
@@ -100,6 +108,15 @@ export class Outbox {
     }
   }
 
+  /** `{"src": "<src>", "dest": ` for the last src seen (a node answers from one id). */
+  #envelopeStart(src: string): string {
+    if (src !== this.#envelopeHeadFor) {
+      this.#envelopeHeadFor = src;
+      this.#envelopeHead = `{"src": ${quote(src)}, "dest": `;
+    }
+    return this.#envelopeHead;
+  }
+
   #drain(): void {
     const queue = this.#queue;
     let head = this.#head;
@@ -108,7 +125,8 @@ export class Outbox {
       const body = entry.render(entry.value, entry.inReplyTo);
       if (body === undefined) continue;
       body["msg_id"] = this.#nextMsgId++;
-      this.#buffer += dumps({ src: entry.src, dest: entry.dest, body }) + "\n";
+      // dumps({ src, dest, body }), without building the envelope and with its start cached.
+      this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + dumps(body) + "}\n";
     }
     if (head === queue.length) {
       this.#queue = [];
@@ -119,10 +137,10 @@ export class Outbox {
     } else {
       this.#head = head;
     }
-    if (this.#buffer.length >= this.#batchBytes) this.#writeOut();
+    if (this.#buffer.length >= this.#batchBytes) this.flush();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
       this.#flushScheduled = true;
-      setImmediate(() => this.#writeOut());
+      setImmediate(() => this.flush());
     }
   }
 }

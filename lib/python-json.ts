@@ -32,13 +32,20 @@ export function dumps(value: unknown): string {
   }
 }
 
-/** Strings that need no escaping: printable ASCII but `"` and `\`. */
-const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const SHORT_ESCAPES: Readonly<Record<number, string>> = { 0x22: '\\"', 0x5c: "\\\\", 0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t", 0x08: "\\b", 0x0c: "\\f" };
+
+/** Whether `s` needs no escaping: printable ASCII but `"` and `\` (a loop: cheaper than a regex on the short strings of a reply). */
+function plain(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+  }
+  return true;
+}
 
 /** A JSON string literal with Python's `ensure_ascii` escaping. */
 export function quote(s: string): string {
-  if (PLAIN.test(s)) return `"${s}"`;
+  if (plain(s)) return `"${s}"`;
   let out = '"';
   let from = 0;
   for (let i = 0; i < s.length; i++) {
@@ -77,12 +84,30 @@ function array(items: readonly unknown[]): string {
   return out + "]";
 }
 
+/**
+ * `"key": ` for the keys seen so far: replies use a handful of keys over and over, and quoting
+ * them was most of the serializer's time (issue 6). Bounded, so that keys from requests that
+ * are echoed back cannot grow it without limit.
+ */
+const quotedKeys = new Map<string, string>();
+const MAX_QUOTED_KEYS = 4096;
+const MAX_QUOTED_KEY_LENGTH = 64;
+
+function quotedKey(key: string): string {
+  let quoted = quotedKeys.get(key);
+  if (quoted === undefined) {
+    quoted = quote(key) + ": ";
+    if (key.length <= MAX_QUOTED_KEY_LENGTH && quotedKeys.size < MAX_QUOTED_KEYS) quotedKeys.set(key, quoted);
+  }
+  return quoted;
+}
+
 function object(obj: Record<string, unknown>): string {
   let out = "";
   for (const key of Object.keys(obj)) {
     const value = obj[key];
     if (value === undefined) continue;
-    out += (out === "" ? "{" : ", ") + quote(key) + ": " + dumps(value);
+    out += (out === "" ? "{" : ", ") + quotedKey(key) + dumps(value);
   }
   return out === "" ? "{}" : out + "}";
 }

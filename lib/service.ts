@@ -2,6 +2,7 @@ import type { CallContext } from "./context.js";
 import type { Handler } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { isThenable } from "./thenable.js";
 
 /**
  * A unary method: takes the request, returns the response. It may set `ctx.status` for an
@@ -38,7 +39,7 @@ export type Router<S extends object = object> = Handler<S> & {
 
 /**
  * The handler that dispatches a call to its service's method; an unknown service or method
- * ends the call with UNIMPLEMENTED.
+ * ends the call with UNIMPLEMENTED (thrown). It returns a promise only when the method did.
  *
  * @example
  *   app.handle(router([keyValueService(), echo]));
@@ -50,9 +51,16 @@ export function router<S extends object = object>(services: readonly ServiceDefi
     table.set(service.name, new Map(Object.entries(service.methods)));
   }
   const methods = Object.freeze(services.flatMap((service) => Object.keys(service.methods).map((method) => `${service.name}/${method}`)));
-  return Object.assign(async function route(ctx: CallContext<S>): Promise<void> {
+  // Synchronous when the method answers synchronously: no promise, no microtask (issue 6).
+  return Object.assign(function route(ctx: CallContext<S>): Promise<void> | void {
     const method = table.get(ctx.service)?.get(ctx.method);
     if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);
-    ctx.response = await method(ctx.request, ctx);
+    const response = method(ctx.request, ctx);
+    if (isThenable(response)) return respondLater(ctx, response);
+    ctx.response = response;
   }, { methods });
+}
+
+async function respondLater(ctx: CallContext, pending: PromiseLike<unknown>): Promise<void> {
+  ctx.response = await pending;
 }

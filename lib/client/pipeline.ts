@@ -61,20 +61,24 @@ function guardedLayer({ middleware }: Layer): Composable {
 
 function resendingLayer({ name, middleware }: Layer, rest: Run): Composable {
   return async (ctx) => {
-    let running = false;
-    const next = async (): Promise<void> => {
-      if (running) throw new Error(`${name}: next() called again before the previous attempt ended`);
-      running = true;
-      ctx.clearOutcome();
+    let running: Promise<void> | undefined;
+    const attempt = async (): Promise<void> => {
       try {
         await rest(ctx);
       } finally {
-        running = false;
+        running = undefined;
       }
+    };
+    const next = (): Promise<void> => {
+      if (running !== undefined) return Promise.reject(new Error(`${name}: next() called again before the previous attempt ended`));
+      ctx.clearOutcome();
+      return (running = attempt());
     };
     try {
       await middleware(ctx, next);
     } catch (thrown) {
+      // An attempt still in flight would land its answer over this failure: let it end first.
+      if (running !== undefined) await running.catch(() => {});
       ctx.fail(StatusError.from(thrown));
     }
   };
