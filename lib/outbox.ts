@@ -12,6 +12,12 @@ export interface OutboxOptions {
   readonly write: (chunk: string) => boolean;
   /** Bytes of pending output that force a write before the end of the batch. Default 64 KiB. */
   readonly batchBytes?: number;
+  /**
+   * Told when a reply could not be rendered or serialised (a render that throws, a response too
+   * deeply nested for the serialiser); that reply is left out, without spending a msg_id, and
+   * the replies after it go on. Default: ignore.
+   */
+  readonly onError?: (error: unknown, inReplyTo: unknown) => void;
 }
 
 interface Entry {
@@ -31,6 +37,7 @@ interface Entry {
 export class Outbox {
   readonly #write: (chunk: string) => boolean;
   readonly #batchBytes: number;
+  readonly #onError: (error: unknown, inReplyTo: unknown) => void;
   #queue: (Entry | undefined)[] = [];
   #head = 0;
   #nextMsgId = 0;
@@ -42,6 +49,7 @@ export class Outbox {
   constructor(options: OutboxOptions) {
     this.#write = options.write;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** Replies reserved but not yet written (work in flight or waiting for earlier replies). */
@@ -105,10 +113,16 @@ export class Outbox {
     let head = this.#head;
     for (let entry = queue[head]; entry !== undefined && entry.ready; entry = queue[head]) {
       queue[head++] = undefined;
-      const body = entry.render(entry.value, entry.inReplyTo);
-      if (body === undefined) continue;
-      body["msg_id"] = this.#nextMsgId++;
-      this.#buffer += dumps({ src: entry.src, dest: entry.dest, body }) + "\n";
+      // A throw here used to leave #head behind an emptied slot: no reply was ever written again.
+      try {
+        const body = entry.render(entry.value, entry.inReplyTo);
+        if (body === undefined) continue;
+        body["msg_id"] = this.#nextMsgId;
+        this.#buffer += dumps({ src: entry.src, dest: entry.dest, body }) + "\n";
+        this.#nextMsgId++;
+      } catch (error) {
+        this.#onError(error, entry.inReplyTo);
+      }
     }
     if (head === queue.length) {
       this.#queue = [];
