@@ -1,5 +1,6 @@
 import compose from "koa-compose";
 import { CallContext, HANDLER } from "./context.js";
+import { leave, refuseLateEntry, returnedEarly, settled } from "./misuse.js";
 import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
@@ -155,17 +156,30 @@ export class Application<S extends object = object> {
 
   #layer(middleware: Middleware, name: string, index: number): Layer {
     const record = this.#record.bind(this);
+    const onError = this.#onError;
+    const names = this.#names;
     const wrapped = async (ctx: CallContext, next: Next): Promise<void> => {
+      // Entered after every layer returned: a next() called after its middleware returned.
+      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
       ctx.depth = index;
       ctx.applied.push(name);
+      const open = ++ctx.open;
       try {
         await middleware(ctx, next);
       } catch (thrown) {
+        if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
         // Only the innermost layer that sees an error blames itself; an error passing through
         // unchanged keeps the blame where it was thrown.
-        if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) record(ctx, name, thrown);
-        throw thrown;
+        if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
+          record(ctx, name, thrown);
+          await settled(); // see below
+        }
+        if (leave(ctx, open)) throw thrown;
+        return;
       }
+      // Returned while layers under it still run: it did not await next() (issue 7).
+      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
+      leave(ctx, open);
       if (ctx.failure !== undefined) {
         // An error from further in that this middleware caught and did not rethrow is handled.
         if (ctx.failure.threw) ctx.failure = undefined;
@@ -181,15 +195,22 @@ export class Application<S extends object = object> {
   #handlerLayer(index: number): Layer {
     const handler = this.#handler;
     const record = this.#record.bind(this);
+    const onError = this.#onError;
+    const names = this.#names;
     return async function handler_(ctx: CallContext): Promise<void> {
+      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? HANDLER, onError);
       ctx.depth = index;
       ctx.handled = true;
+      const open = ++ctx.open;
       try {
         await handler(ctx);
       } catch (thrown) {
         record(ctx, HANDLER, thrown);
-        throw thrown;
+        await settled();
+        if (leave(ctx, open)) throw thrown;
+        return;
       }
+      leave(ctx, open);
     };
   }
 }
