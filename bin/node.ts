@@ -4,11 +4,14 @@ import { createLogger } from "../lib/logger.js";
 import { RpcNode } from "../lib/node.js";
 import { createNodeApplication } from "../lib/node-app.js";
 
+const END_OF_INPUT = "end of input";
+
 /**
  * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
- * exit 0 because nothing is left open). A second signal forces the exit.
+ * exit 0 because nothing is left open). A second signal forces the exit. A reader that closes
+ * stdout stops the node: one log line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -53,19 +56,26 @@ async function main(): Promise<void> {
     onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
   });
 
-  const resumeWhenReady = (): void => {
-    if (stopping || !stdin.isPaused()) return;
-    if (node.outbox.pending <= config.maxInFlight / 2 && !node.outbox.congested) stdin.resume();
-    else setImmediate(resumeWhenReady);
+  // Flow control: stdin pauses while more than maxInFlight calls await their reply or stdout
+  // refuses writes, and resumes from an event, never a poll: the outbox says when the calls in
+  // flight are down to half, stdout's 'drain' when it has room again.
+  const lowWater = Math.floor(config.maxInFlight / 2);
+  const resumeIfReady = (): void => {
+    if (stopping || !stdin.isPaused() || node.outbox.congested) return; // 'drain' calls again
+    if (node.outbox.pending > lowWater) node.outbox.whenPendingAtMost(lowWater, resumeIfReady);
+    else stdin.resume();
   };
   stdin.on("data", (chunk: Buffer) => {
     reader.push(chunk);
     if (node.outbox.pending > config.maxInFlight || node.outbox.congested) {
       stdin.pause();
-      setImmediate(resumeWhenReady);
+      resumeIfReady();
     }
   });
-  stdout.on("drain", () => node.outbox.flush());
+  stdout.on("drain", () => {
+    node.outbox.flush();
+    resumeIfReady();
+  });
   stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (outputClosed) return;
     outputClosed = true;
@@ -73,13 +83,23 @@ async function main(): Promise<void> {
     stop("stdout closed");
   });
 
+  stdin.on("error", (error: NodeJS.ErrnoException) => {
+    logger.warn({ code: error.code }, "stdin failed; stopping");
+    stop("stdin failed");
+  });
+  // Last resort for a promise someone dropped (a middleware's second next(), say): one line per
+  // rejection, and the node carries on instead of dying with every reply in its outbox.
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection; carrying on"));
+
   function stop(reason: string): void {
     if (stopping) return;
     stopping = true;
     stdin.pause();
     stdin.removeAllListeners("data");
     stdin.destroy();
-    reader.end();
+    // At the end of input a last line may lack its newline; stopped early, the bytes after the
+    // last newline are a line cut short, not one to answer.
+    if (reason === END_OF_INPUT) reader.end();
     void node.whenIdle().then(() => redis?.close()).then(() => {
       logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
       logs.flush();
@@ -95,7 +115,7 @@ async function main(): Promise<void> {
     }
     stop(signal);
   }
-  stdin.on("end", () => stop("end of input"));
+  stdin.on("end", () => stop(END_OF_INPUT));
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   // A REDIS_URL may carry a password: never logged, like the tokens.

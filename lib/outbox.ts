@@ -45,6 +45,8 @@ export class Outbox {
   #flushScheduled = false;
   #idle: (() => void)[] = [];
   #congested = false;
+  #lowWater = -1;
+  #onLowWater: (() => void) | undefined = undefined;
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -78,6 +80,21 @@ export class Outbox {
       };
       work.then(settle, settle);
     }
+  }
+
+  /**
+   * Calls `listener` once, as soon as at most `count` replies are pending: at once when that is
+   * so already. One listener at a time; a new one replaces the last. bin/node resumes reading
+   * stdin from it instead of polling.
+   */
+  whenPendingAtMost(count: number, listener: () => void): void {
+    if (this.pending <= count) {
+      this.#onLowWater = undefined;
+      listener();
+      return;
+    }
+    this.#lowWater = count;
+    this.#onLowWater = listener;
   }
 
   /** Resolves once every reserved reply has been written. */
@@ -132,6 +149,11 @@ export class Outbox {
       this.#head = 0;
     } else {
       this.#head = head;
+    }
+    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
+      const listener = this.#onLowWater;
+      this.#onLowWater = undefined;
+      listener();
     }
     if (this.#buffer.length >= this.#batchBytes) this.#writeOut();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {

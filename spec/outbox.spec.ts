@@ -139,6 +139,33 @@ describe("Outbox onError", () => {
   });
 });
 
+describe("Outbox.whenPendingAtMost()", () => {
+  it("calls the listener once, when the replies pending drop to the count, not before", async () => {
+    const { box } = outbox();
+    const work = [deferred(), deferred(), deferred(), deferred()];
+    work.forEach((w, i) => box.push("n1", "c1", i, undefined, ok("x_ok"), w.promise));
+    const seen: number[] = [];
+    box.whenPendingAtMost(2, () => seen.push(box.pending));
+    work[0]?.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.deep.equal([]);
+    work[1]?.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.deep.equal([2]);
+    work[2]?.resolve();
+    work[3]?.resolve();
+    await box.whenIdle();
+    expect(seen, "once only").to.deep.equal([2]);
+  });
+
+  it("calls it at once when no more are pending already", () => {
+    const { box } = outbox();
+    let called = 0;
+    box.whenPendingAtMost(0, () => called++);
+    expect(called).to.equal(1);
+  });
+});
+
 describe("Outbox.flush()", () => {
   it("clears congestion on 'drain' even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
     let accept = false;

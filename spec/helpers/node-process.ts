@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The repository root, from dist/spec/helpers. */
@@ -39,6 +40,7 @@ export class NodeProcess {
   #stderr = "";
   #waiters: (() => void)[] = [];
   #closed = false;
+  #unsent = 0;
 
   private constructor(child: ChildProcessWithoutNullStreams) {
     this.#child = child;
@@ -106,6 +108,29 @@ export class NodeProcess {
     this.#child.stdin.write(lines.map((line) => `${line}\n`).join(""));
   }
 
+  /**
+   * Writes the lines in chunks of about 64 KiB, each once the pipe has taken the one before, so
+   * that {@link inputBacklog} tells how far the node has read. Resolves when all are written.
+   */
+  async writeLinesPaced(lines: Iterable<string>): Promise<void> {
+    const chunks: string[] = [];
+    let batch = "";
+    for (const line of lines) {
+      batch += `${line}\n`;
+      if (batch.length >= 65_536) {
+        chunks.push(batch);
+        batch = "";
+      }
+    }
+    if (batch !== "") chunks.push(batch);
+    this.#unsent = chunks.reduce((bytes, chunk) => bytes + Buffer.byteLength(chunk), 0);
+    for (const chunk of chunks) {
+      if (this.#closed) return;
+      await new Promise<void>((resolve) => this.#child.stdin.write(chunk, () => resolve()));
+      this.#unsent -= Buffer.byteLength(chunk);
+    }
+  }
+
   /** Writes raw text or bytes, newlines as given. */
   writeRaw(data: string | Uint8Array): void {
     this.#child.stdin.write(data);
@@ -114,6 +139,11 @@ export class NodeProcess {
   /** Closes stdin: end of input. */
   end(): void {
     this.#child.stdin.end();
+  }
+
+  /** Whether the process has exited and its streams have closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Sends a signal to the process. */
@@ -125,6 +155,43 @@ export class NodeProcess {
   pauseOutput(paused: boolean): void {
     if (paused) this.#child.stdout.pause();
     else this.#child.stdout.resume();
+  }
+
+  /** Closes our end of the node's stdout: its next write fails with EPIPE. */
+  closeOutput(): void {
+    this.#child.stdout.destroy();
+  }
+
+  /**
+   * Bytes of {@link writeLinesPaced} input the node has not taken yet (on our side of the pipe,
+   * give or take the chunk in the pipe).
+   */
+  get inputBacklog(): number {
+    return this.#unsent;
+  }
+
+  /** Resolves once our side holds at most `bytes` of input for the node (it is reading). */
+  async whenInputBacklogAtMost(bytes: number, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inputBacklog > bytes) {
+      if (Date.now() > deadline || this.#closed) throw new Error(`input backlog still ${this.inputBacklog} bytes; stderr tail:\n${this.#stderr.slice(-2000)}`);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
+  /** The node's resident memory now and at its peak (Linux /proc), in MiB. */
+  memory(): { readonly rssMiB: number; readonly peakMiB: number } {
+    const status = readFileSync(`/proc/${this.#child.pid}/status`, "utf8");
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+    return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+  }
+
+  /** CPU time the node has used so far (user + system, Linux /proc), in ms. */
+  cpuMs(): number {
+    // Fields 14 and 15 of /proc/pid/stat, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+    const stat = readFileSync(`/proc/${this.#child.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   }
 
   /** Resolves with the stdout lines once at least `count` complete lines have arrived. */
