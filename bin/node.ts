@@ -1,3 +1,4 @@
+import os from "node:os";
 import { ConfigError, helpText, loadConfig } from "../lib/config.js";
 import { LineReader } from "../lib/line-reader.js";
 import { createLogger } from "../lib/logger.js";
@@ -10,8 +11,8 @@ const END_OF_INPUT = "end of input";
  * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
- * exit 0 because nothing is left open). A second signal forces the exit. A reader that closes
- * stdout stops the node: one log line, exit 0.
+ * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
+ * after SIGTERM. A reader that closes stdout stops the node: one log line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -103,15 +104,16 @@ async function main(): Promise<void> {
     void node.whenIdle().then(() => redis?.close()).then(() => {
       logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
       logs.flush();
-      process.removeListener("SIGTERM", onSignal);
-      process.removeListener("SIGINT", onSignal);
+      // The signal listeners stay: they do not hold the process open, and while stdout is still
+      // flushing to a slow reader a second signal must still force the exit.
     });
   }
   function onSignal(signal: NodeJS.Signals): void {
     if (stopping) {
-      logger.warn({ signal }, "second signal; exiting now");
+      // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
+      logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
       logs.flush();
-      process.exit(1);
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
     }
     stop(signal);
   }
