@@ -124,10 +124,18 @@ export class NodeProcess {
     }
     if (batch !== "") chunks.push(batch);
     this.#unsent = chunks.reduce((bytes, chunk) => bytes + Buffer.byteLength(chunk), 0);
+    await this.writePaced(chunks, (chunk) => (this.#unsent -= Buffer.byteLength(chunk)));
+  }
+
+  /**
+   * Writes the chunks one at a time, each once the pipe has taken the one before: a generator
+   * of chunks never sits in memory whole. Resolves when all are written (or the node is gone).
+   */
+  async writePaced<T extends string | Uint8Array>(chunks: Iterable<T>, written?: (chunk: T) => void): Promise<void> {
     for (const chunk of chunks) {
       if (this.#closed) return;
       await new Promise<void>((resolve) => this.#child.stdin.write(chunk, () => resolve()));
-      this.#unsent -= Buffer.byteLength(chunk);
+      written?.(chunk);
     }
   }
 
@@ -168,15 +176,6 @@ export class NodeProcess {
    */
   get inputBacklog(): number {
     return this.#unsent;
-  }
-
-  /** Resolves once our side holds at most `bytes` of input for the node (it is reading). */
-  async whenInputBacklogAtMost(bytes: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.inputBacklog > bytes) {
-      if (Date.now() > deadline || this.#closed) throw new Error(`input backlog still ${this.inputBacklog} bytes; stderr tail:\n${this.#stderr.slice(-2000)}`);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
   }
 
   /** The node's resident memory now and at its peak (Linux /proc), in MiB. */
