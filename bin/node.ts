@@ -50,6 +50,7 @@ async function main(): Promise<void> {
     app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
+    limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,

@@ -1,4 +1,5 @@
 import type { CallContext } from "./context.js";
+import { overBytes } from "./limits.js";
 import { defineService, type ServiceDefinition } from "./service.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
@@ -29,12 +30,21 @@ export class MemoryStore implements KeyValueStore {
   }
 }
 
-function field(request: unknown, name: string): string {
+/** Options of {@link keyValueService}. */
+export interface KeyValueOptions {
+  /** Longest key, in UTF-8 bytes; longer is INVALID_ARGUMENT. Default 1024. */
+  readonly maxKeyBytes?: number | undefined;
+  /** Longest value, in UTF-8 bytes; longer is INVALID_ARGUMENT. Default 1 MiB. */
+  readonly maxValueBytes?: number | undefined;
+}
+
+function field(request: unknown, name: string, maxBytes: number): string {
   if (request === null || typeof request !== "object" || Array.isArray(request)) {
     throw new StatusError(Status.INVALID_ARGUMENT, "request must be an object");
   }
   const value = Object.hasOwn(request, name) ? (request as Record<string, unknown>)[name] : undefined;
   if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`);
+  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`);
   return value;
 }
 
@@ -43,12 +53,18 @@ function field(request: unknown, name: string): string {
  * - `Put {key, value}` -> `{written: true}`;
  * - `Get {key}` -> `{key, value, found: true}`, or NOT_FOUND with `{key, found: false}`;
  * - `Delete {key}` -> `{key, deleted}` (OK whether or not the key was there).
- * Keys and values are strings; anything else is INVALID_ARGUMENT.
+ * Keys and values are strings; anything else is INVALID_ARGUMENT, and so is a key or value over
+ * its size limit (a documented limit on a field, as Google APIs answer it; RESOURCE_EXHAUSTED
+ * would tell the caller to retry later, which will never help).
  */
-export function keyValueService(store: KeyValueStore = new MemoryStore()): ServiceDefinition {
+export function keyValueService(store: KeyValueStore = new MemoryStore(), options: KeyValueOptions = {}): ServiceDefinition {
+  const { maxKeyBytes = 1024, maxValueBytes = 1024 * 1024 } = options;
+  for (const [name, value] of [["maxKeyBytes", maxKeyBytes], ["maxValueBytes", maxValueBytes]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`keyValueService(): ${name} must be an integer >= 1, got ${value}`);
+  }
   return defineService("KeyValue", {
     async Get(request: unknown, ctx: CallContext) {
-      const key = field(request, "key");
+      const key = field(request, "key", maxKeyBytes);
       const value = await store.get(key);
       if (value === undefined) {
         ctx.status = Status.NOT_FOUND;
@@ -57,13 +73,13 @@ export function keyValueService(store: KeyValueStore = new MemoryStore()): Servi
       return { key, value, found: true };
     },
     async Put(request: unknown) {
-      const key = field(request, "key");
-      const value = field(request, "value");
+      const key = field(request, "key", maxKeyBytes);
+      const value = field(request, "value", maxValueBytes);
       await store.set(key, value);
       return { written: true };
     },
     async Delete(request: unknown) {
-      const key = field(request, "key");
+      const key = field(request, "key", maxKeyBytes);
       return { key, deleted: await store.delete(key) };
     },
   });

@@ -1,8 +1,10 @@
 import type { Application } from "./application.js";
 import { CallContext } from "./context.js";
+import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { type Body, Outbox } from "./outbox.js";
 import { Stats } from "./stats.js";
+import { Status } from "./status.js";
 
 /** Options of {@link RpcNode}. */
 export interface RpcNodeOptions {
@@ -11,6 +13,11 @@ export interface RpcNodeOptions {
   readonly logger: Logger;
   /** Writes a batch of output lines; returns false when the reader wants us to wait. */
   readonly write: (chunk: string) => boolean;
+  /**
+   * What a call's metadata may carry; a call over them is answered RESOURCE_EXHAUSTED without
+   * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
+   */
+  readonly limits?: CallLimits;
 }
 
 /** Maelstrom's error code for a message type the node does not support. */
@@ -60,12 +67,14 @@ export class RpcNode {
   readonly outbox: Outbox;
   readonly #app: Application;
   readonly #logger: Logger;
+  readonly #limits: CallLimits;
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
 
   constructor(options: RpcNodeOptions) {
     this.#app = options.app;
     this.#logger = options.logger;
+    this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
     this.outbox = new Outbox({
       write: options.write,
       onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
@@ -123,7 +132,15 @@ export class RpcNode {
           metadata: body["metadata"],
           peer: msg.src,
         });
-        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+        const over = metadataOverLimits(body["metadata"], this.#limits);
+        if (over === undefined) {
+          this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+          return;
+        }
+        // Refused at the door, as a gRPC server refuses oversized metadata: no interceptor ran.
+        ctx.status = Status.RESOURCE_EXHAUSTED;
+        this.#logger.warn({ line: lineNo, client: msg.src.slice(0, 200), over }, "call refused: metadata over the limits");
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall);
         return;
       }
       case "grpc_interceptor_stats":

@@ -7,7 +7,7 @@ import { NodeProcess } from "./helpers/node-process.js";
 // Fuzzing the real bin/node (issue 7): 100,000 lines of valid messages mixed with mutated ones
 // (truncated JSON, wrong types in every field, numbers no double holds, arrays nested 100,000
 // deep, NUL and invalid UTF-8 bytes, __proto__ and constructor keys, missing src/body/msg_id,
-// garbage). The node must not crash, must exit 0, and must print nothing but protocol lines:
+// metadata, keys and values over their limits, garbage). The node must not crash, must exit 0, and must print nothing but protocol lines:
 // exactly the replies an independent model of the protocol (spec/helpers/node-model.ts) owes,
 // in order, numbered 0, 1, 2, ..., stats included.
 //
@@ -17,6 +17,8 @@ import { NodeProcess } from "./helpers/node-process.js";
 const SEED = Number(process.env["FUZZ_SEED"] ?? 7_2026);
 const LINES = Number(process.env["FUZZ_LINES"] ?? 100_000);
 const CAPACITY = 150;
+/** Small limits, so that the mutations reach them. */
+const LIMITS = { maxMetadataEntries: 8, maxMetadataValueBytes: 64, maxKeyBytes: 16, maxValueBytes: 64 };
 
 /** The first differences between what the node printed and what the model owes, as text. */
 function differences(printed: readonly string[], owed: readonly ModelReply[]): string[] {
@@ -50,20 +52,36 @@ describe("bin/node fuzzed (end to end)", function () {
     const kinds = new Map<LineKind, number>();
     for (const line of lines) kinds.set(line.kind, (kinds.get(line.kind) ?? 0) + 1);
 
-    const model = new NodeModel({ tokens: ["valid_token"], capacity: CAPACITY });
+    const model = new NodeModel({ tokens: ["valid_token"], capacity: CAPACITY, ...LIMITS });
     const owed = lines.map((line) => model.reply(line.bytes)).filter((reply): reply is ModelReply => reply !== undefined);
 
-    const node = NodeProcess.start({ env: { LOG_LEVEL: "warn", RATE_LIMIT_CAPACITY: String(CAPACITY), RATE_LIMIT_REFILL_PER_SEC: "0" } });
+    const node = NodeProcess.start({
+      env: {
+        LOG_LEVEL: "warn",
+        RATE_LIMIT_CAPACITY: String(CAPACITY),
+        RATE_LIMIT_REFILL_PER_SEC: "0",
+        MAX_METADATA_ENTRIES: String(LIMITS.maxMetadataEntries),
+        MAX_METADATA_VALUE_BYTES: String(LIMITS.maxMetadataValueBytes),
+        MAX_KEY_BYTES: String(LIMITS.maxKeyBytes),
+        MAX_VALUE_BYTES: String(LIMITS.maxValueBytes),
+      },
+    });
     const input = Buffer.concat(lines.flatMap((line) => [line.bytes, Buffer.from("\n")]));
     node.writeRaw(input);
     node.end();
     const exit = await node.exited(45_000);
 
     const printed = node.lines;
+    const statuses = new Map<string, number>();
+    for (const reply of owed) {
+      const status = reply.body["status"];
+      const label = typeof status === "string" ? (Array.isArray(reply.body["interceptors_applied"]) && reply.body["interceptors_applied"].length === 0 ? `${status} (refused at the door)` : status) : String(reply.body["type"]);
+      statuses.set(label, (statuses.get(label) ?? 0) + 1);
+    }
     process.stdout.write(
       `      (${(input.length / 2 ** 20).toFixed(1)} MiB in, ${printed.length} replies owed and printed; ` +
         `${model.stats.total_requests} calls, ${model.stats.auth_failures} unauthenticated, ${model.stats.rate_limited} rate limited; ` +
-        `${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(", ")})\n`,
+        `lines: ${[...kinds].map(([kind, n]) => `${kind} ${n}`).join(", ")}; replies: ${[...statuses].map(([status, n]) => `${status} ${n}`).join(", ")})\n`,
     );
     expect(exit, `exit; stderr tail:\n${node.stderr.slice(-1500)}`).to.deep.equal({ code: 0, signal: null });
     expect(node.stdout.endsWith("\n") || node.stdout === "", "stdout ends with a whole line").to.equal(true);
@@ -72,7 +90,7 @@ describe("bin/node fuzzed (end to end)", function () {
     expect(node.stderr, "no stack trace on stderr").not.to.match(/\n\s+at .*:\d+:\d+/);
     for (const record of node.logRecords) expect(record["level"], JSON.stringify(record)).to.be.at.most(40);
     // Enough of each kind made it through the generator for the run to mean something.
-    for (const kind of ["call", "wrong-type", "truncated", "huge-number", "deep-nesting", "bad-bytes", "proto-keys", "missing-field", "garbage"] as const) {
+    for (const kind of ["call", "wrong-type", "truncated", "huge-number", "deep-nesting", "bad-bytes", "proto-keys", "missing-field", "oversized", "garbage"] as const) {
       expect(kinds.get(kind) ?? 0, kind).to.be.at.least(LINES >= 100_000 ? 10 : 1);
     }
   });

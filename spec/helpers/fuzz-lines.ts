@@ -9,7 +9,7 @@ import { Prng } from "./prng.js";
 /** What kinds of line the generator makes, for the report. */
 export type LineKind =
   | "call" | "call-unauthorized" | "call-no-msg-id" | "stats" | "init" | "unsupported"
-  | "wrong-type" | "truncated" | "huge-number" | "deep-nesting" | "bad-bytes" | "proto-keys" | "missing-field" | "garbage";
+  | "wrong-type" | "truncated" | "huge-number" | "deep-nesting" | "bad-bytes" | "proto-keys" | "missing-field" | "oversized" | "garbage";
 
 export interface FuzzLine {
   readonly kind: LineKind;
@@ -64,7 +64,8 @@ export class FuzzLines {
     if (roll < 0.75) return { kind: "bad-bytes", bytes: this.#badBytes(Buffer.from(this.#call({}), "utf8")) };
     if (roll < 0.81) return text("proto-keys", this.#protoCall());
     if (roll < 0.88) return text("missing-field", this.#call({ [r.pick(FIELDS)]: undefined }));
-    if (roll < 0.92) return { kind: "garbage", bytes: this.#garbage() };
+    if (roll < 0.9) return { kind: "garbage", bytes: this.#garbage() };
+    if (roll < 0.93) return text("oversized", this.#oversized());
     return text("call", this.#call({}));
   }
 
@@ -82,7 +83,7 @@ export class FuzzLines {
    */
   #call(over: Partial<Record<Field, string | undefined>> & { msgId?: null }): string {
     const r = this.#random;
-    const method = r.pick(METHODS);
+    const method = r.chance(0.85) ? r.pick(["Get", "Put", "Put", "Delete"]) : r.pick(METHODS);
     const key = str(`k${r.int(40)}`);
     const field = (name: Field, text: string): [string, string][] => (name in over ? (over[name] === undefined ? [] : [[name, over[name] as string]]) : [[name, text]]);
     const requestPairs: Pairs = [...field("key", key), ...(method === "Put" ? field("value", str(this.#text(8))) : [])];
@@ -90,7 +91,7 @@ export class FuzzLines {
     const bodyPairs: Pairs = [
       ...field("type", str("grpc_call")),
       ...(over.msgId === null ? [] : field("msg_id", String(this.#msgId++))),
-      ...field("service", str(r.pick(SERVICES))),
+      ...field("service", str(r.chance(0.9) ? "KeyValue" : r.pick(SERVICES))),
       ...field("method", str(method)),
       ...field("request", obj(requestPairs)),
       ...field("metadata", obj(metadataPairs)),
@@ -111,6 +112,25 @@ export class FuzzLines {
     const metadata: Pairs = [...hostile(), ...(withAuth ? ([["authorization", str("Bearer valid_token")]] as Pairs) : [])];
     const body: Pairs = [...hostile(), ["type", str("grpc_call")], ["msg_id", String(this.#msgId++)], ["service", str("KeyValue")], ["method", str(method)], ["request", obj(request)], ["metadata", obj(metadata)]];
     return obj([...hostile(), ["src", str(this.#client())], ["dest", str("n1")], ["body", obj(body)]]);
+  }
+
+  /**
+   * A call over one of the limits the fuzz spec sets (8 metadata entries, 64-byte metadata keys
+   * and values, 16-byte keys, 64-byte values), or just at it, in bytes of UTF-8.
+   */
+  #oversized(): string {
+    const r = this.#random;
+    const long = (n: number): string => r.pick(["x", "\u00e9", "\u65e5", "\u{1f600}"]).repeat(n);
+    switch (r.int(4)) {
+      case 0:
+        return this.#call({ metadata: obj(Array.from({ length: 7 + r.int(4) }, (_, i): [string, string] => [i === 0 ? "authorization" : `x-${i}`, str(i === 0 ? "Bearer valid_token" : "v")])) });
+      case 1:
+        return this.#call({ metadata: obj([["authorization", str("Bearer valid_token")], [r.chance(0.5) ? "x-long" : long(16 + r.int(3)), str(long(16 + r.int(10)))]]) });
+      case 2:
+        return this.#call({ key: str(long(4 + r.int(14))) });
+      default:
+        return this.#call({ value: str(long(16 + r.int(10))) });
+    }
   }
 
   /** Any JSON value as text, `depth` levels at most. */

@@ -16,6 +16,10 @@ export interface ModelReply {
 export interface ModelOptions {
   readonly tokens: readonly string[];
   readonly capacity: number;
+  readonly maxMetadataEntries: number;
+  readonly maxMetadataValueBytes: number;
+  readonly maxKeyBytes: number;
+  readonly maxValueBytes: number;
 }
 
 type Json = Record<string, unknown>;
@@ -24,6 +28,7 @@ const isObject = (v: unknown): v is Json => v !== null && typeof v === "object" 
 const asString = (v: unknown): string => (typeof v === "string" ? v : "");
 const APPLIED = ["logging", "auth", "rate_limit"];
 const BEARER = /^bearer +(\S+)$/i;
+const bytes = (s: string): number => Buffer.byteLength(s, "utf8");
 
 /** The metadata value under `name`, matched case-insensitively (README: Metadata). */
 function metadataValue(raw: unknown, name: string): string | undefined {
@@ -93,6 +98,15 @@ export class NodeModel {
 
   #call(client: string, body: Json): Json {
     this.stats.total_requests++;
+    const metadata = body["metadata"];
+    if (isObject(metadata)) {
+      const { maxMetadataEntries, maxMetadataValueBytes } = this.#options;
+      const keys = Object.keys(metadata);
+      const tooLong = (v: unknown): boolean => typeof v === "string" && bytes(v) > maxMetadataValueBytes;
+      if (keys.length > maxMetadataEntries || keys.some((k) => tooLong(k) || tooLong(metadata[k]))) {
+        return { type: "grpc_call_ok", status: "RESOURCE_EXHAUSTED", interceptors_applied: [] };
+      }
+    }
     const header = metadataValue(body["metadata"], "authorization");
     const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
     if (token === undefined || !this.#options.tokens.includes(token)) {
@@ -113,15 +127,16 @@ export class NodeModel {
 
   #handle(service: string, method: string, request: unknown): [string, Json | undefined] {
     if (service !== "KeyValue" || !["Get", "Put", "Delete"].includes(method)) return ["UNIMPLEMENTED", undefined];
-    const field = (name: string): string | undefined => (isObject(request) && Object.hasOwn(request, name) && typeof request[name] === "string" ? request[name] : undefined);
-    const key = field("key");
+    const field = (name: string, max: number): string | undefined =>
+      isObject(request) && Object.hasOwn(request, name) && typeof request[name] === "string" && bytes(request[name]) <= max ? request[name] : undefined;
+    const key = field("key", this.#options.maxKeyBytes);
     if (key === undefined) return ["INVALID_ARGUMENT", undefined];
     if (method === "Get") {
       const value = this.#store.get(key);
       return value === undefined ? ["NOT_FOUND", { key, found: false }] : ["OK", { key, value, found: true }];
     }
     if (method === "Delete") return ["OK", { key, deleted: this.#store.delete(key) }];
-    const value = field("value");
+    const value = field("value", this.#options.maxValueBytes);
     if (value === undefined) return ["INVALID_ARGUMENT", undefined];
     this.#store.set(key, value);
     return ["OK", { written: true }];
