@@ -1,5 +1,5 @@
 import os from "node:os";
-import { ConfigError, helpText, loadConfig } from "../lib/config.js";
+import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/config.js";
 import { LineReader } from "../lib/line-reader.js";
 import { createLogger } from "../lib/logger.js";
 import { RpcNode } from "../lib/node.js";
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   // A REDIS_URL may carry a password: never logged, like the tokens.
-  const redisUrl = config.redisUrl?.replace(/\/\/[^@/]*@/, "//[REDACTED]@");
+  const redisUrl = config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl);
   logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
 }
 

@@ -167,6 +167,27 @@ function checkRedis(config: NodeConfig): void {
   }
 }
 
+/**
+ * A Redis URL fit for a log line: the password, and any query parameter ioredis would read as a
+ * credential (`?password=`, say: it takes every query parameter as an option), replaced.
+ *
+ * @example
+ *   redactedUrl("redis://app:s3cret@cache:6379/0"); // "redis://app:REDACTED@cache:6379/0"
+ */
+export function redactedUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "(not a URL)";
+  }
+  if (parsed.password !== "") parsed.password = "REDACTED";
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/pass|secret|token|auth|user/i.test(key)) parsed.searchParams.set(key, "REDACTED");
+  }
+  return parsed.href;
+}
+
 /** The text of `bin/node --help`. */
 export function helpText(): string {
   const rows = OPTIONS.map((o) => `  --${o.flag}${o.boolean ? "" : " VALUE"}`.padEnd(36) + `${(o.env ?? "").padEnd(27)}${o.help} (default: ${o.default === "" ? "none" : o.default})`);
