@@ -39,8 +39,8 @@ describe("bin/node signals (end to end)", function () {
 
     for (const signal of ["SIGTERM", "SIGINT"] as const) {
       it(`on ${signal} answers every one of them, in order, and exits 0`, async () => {
-        // Each call waits up to 2 s for Redis before the in-memory insurance bucket answers it.
-        const node = start({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: "2000", RATE_LIMIT_CAPACITY: "1000000", LOG_LEVEL: "info" });
+        // Each call waits up to 3 s for Redis before the in-memory insurance bucket answers it.
+        const node = start({ REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: "3000", RATE_LIMIT_CAPACITY: "1000000", LOG_LEVEL: "info" });
         node.writeLines([init(), call({ msgId: 2 })]);
         await node.waitForLines(2, 10_000);
         redis.freeze(true);
@@ -86,7 +86,7 @@ describe("bin/node signals (end to end)", function () {
         const sent = Date.now();
         node.kill(second);
         const exit = await node.exited(5000);
-        expect(Date.now() - sent, "ms from the second signal to the exit").to.be.below(1000);
+        expect(Date.now() - sent, "ms from the second signal to the exit").to.be.below(2000);
         expect(exit).to.deep.equal({ code, signal: null });
         const forced = node.logRecords.filter((r) => r["msg"] === "second signal; exiting now, replies not yet written are lost");
         expect(forced.map((r) => r["signal"])).to.deep.equal([second]);
