@@ -172,7 +172,7 @@ export class Application<S extends object = object> {
         // unchanged keeps the blame where it was thrown.
         if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
           record(ctx, name, thrown);
-          await settled(); // see below
+          await settled(); // lets an early return above be seen first (lib/misuse.ts)
         }
         if (leave(ctx, open)) throw thrown;
         return;
