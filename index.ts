@@ -1,7 +1,7 @@
 export { Application, type ApplicationOptions, type ErrorListener, type UseOptions } from "./lib/application.js";
 export { CallContext, type CallInit, type Failure, HANDLER } from "./lib/context.js";
 export { clientOf, type HostContext, httpStatusOf, type KoaContext, requestHeader } from "./lib/host.js";
-export { type KeyValueStore, MemoryStore, keyValueService } from "./lib/key-value.js";
+export { type KeyValueOptions, type KeyValueStore, MemoryStore, keyValueService } from "./lib/key-value.js";
 export { createLogger, type Logger, type LoggerHandle, redactMetadata } from "./lib/logger.js";
 export { Metadata } from "./lib/metadata.js";
 export type { Handler, Middleware, Next, PortableMiddleware } from "./lib/middleware.js";

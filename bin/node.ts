@@ -1,14 +1,18 @@
-import { ConfigError, helpText, loadConfig } from "../lib/config.js";
+import os from "node:os";
+import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/config.js";
 import { LineReader } from "../lib/line-reader.js";
 import { createLogger } from "../lib/logger.js";
 import { RpcNode } from "../lib/node.js";
 import { createNodeApplication } from "../lib/node-app.js";
 
+const END_OF_INPUT = "end of input";
+
 /**
  * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
- * exit 0 because nothing is left open). A second signal forces the exit.
+ * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
+ * after SIGTERM. A reader that closes stdout stops the node: one log line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -46,6 +50,7 @@ async function main(): Promise<void> {
     app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
+    limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,
@@ -53,24 +58,25 @@ async function main(): Promise<void> {
     onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
   });
 
-  // Paused for a congested stdout, the 'drain' listener resumes; paused for too many calls in
-  // flight, a 1 ms timer looks again (not setImmediate: that spins a core while calls wait on
-  // Redis, say).
-  const resumeWhenReady = (): void => {
-    if (stopping || !stdin.isPaused() || node.outbox.congested) return;
-    if (node.outbox.pending <= config.maxInFlight / 2) stdin.resume();
-    else setTimeout(resumeWhenReady, 1);
+  // Flow control: stdin pauses while more than maxInFlight calls await their reply or stdout
+  // refuses writes, and resumes from an event, never a poll: the outbox says when the calls in
+  // flight are down to half, stdout's 'drain' when it has room again.
+  const lowWater = Math.floor(config.maxInFlight / 2);
+  const resumeIfReady = (): void => {
+    if (stopping || !stdin.isPaused() || node.outbox.congested) return; // 'drain' calls again
+    if (node.outbox.pending > lowWater) node.outbox.whenPendingAtMost(lowWater, resumeIfReady);
+    else stdin.resume();
   };
   stdin.on("data", (chunk: Buffer) => {
     reader.push(chunk);
     if (node.outbox.pending > config.maxInFlight || node.outbox.congested) {
       stdin.pause();
-      setImmediate(resumeWhenReady);
+      resumeIfReady();
     }
   });
   stdout.on("drain", () => {
-    node.outbox.drained();
-    resumeWhenReady();
+    node.outbox.drained(); // only 'drain' ends congestion
+    resumeIfReady();
   });
   stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (outputClosed) return;
@@ -79,33 +85,44 @@ async function main(): Promise<void> {
     stop("stdout closed");
   });
 
+  stdin.on("error", (error: NodeJS.ErrnoException) => {
+    logger.warn({ code: error.code }, "stdin failed; stopping");
+    stop("stdin failed");
+  });
+  // Last resort for a promise someone dropped (a middleware's second next(), say): one line per
+  // rejection, and the node carries on instead of dying with every reply in its outbox.
+  process.on("unhandledRejection", (err) => logger.error({ err }, "unhandled promise rejection; carrying on"));
+
   function stop(reason: string): void {
     if (stopping) return;
     stopping = true;
     stdin.pause();
     stdin.removeAllListeners("data");
     stdin.destroy();
-    reader.end();
+    // At the end of input a last line may lack its newline; stopped early, the bytes after the
+    // last newline are a line cut short, not one to answer.
+    if (reason === END_OF_INPUT) reader.end();
     void node.whenIdle().then(() => redis?.close()).then(() => {
       logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
       logs.flush();
-      process.removeListener("SIGTERM", onSignal);
-      process.removeListener("SIGINT", onSignal);
+      // The signal listeners stay: they do not hold the process open, and while stdout is still
+      // flushing to a slow reader a second signal must still force the exit.
     });
   }
   function onSignal(signal: NodeJS.Signals): void {
     if (stopping) {
-      logger.warn({ signal }, "second signal; exiting now");
+      // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
+      logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
       logs.flush();
-      process.exit(1);
+      process.exit(128 + (os.constants.signals[signal] ?? 0));
     }
     stop(signal);
   }
-  stdin.on("end", () => stop("end of input"));
+  stdin.on("end", () => stop(END_OF_INPUT));
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
   // A REDIS_URL may carry a password: never logged, like the tokens.
-  const redisUrl = config.redisUrl?.replace(/\/\/[^@/]*@/, "//[REDACTED]@");
+  const redisUrl = config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl);
   logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
 }
 

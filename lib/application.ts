@@ -1,5 +1,6 @@
 import compose from "koa-compose";
 import { CallContext, HANDLER } from "./context.js";
+import { leave, refuseLateEntry, returnedEarly, settled } from "./misuse.js";
 import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
@@ -157,21 +158,32 @@ export class Application<S extends object = object> {
 
   #layer(middleware: Middleware, name: string, index: number): Layer {
     const record = this.#record.bind(this);
+    const onError = this.#onError;
+    const names = this.#names;
     const wrapped = async (ctx: CallContext, next: Next): Promise<void> => {
-      // The first layer a call enters has no one further out to see an error: it keeps it.
-      // (Not always index 0: when()/unless() may have passed the layers before it by.)
-      const outermost = ctx.applied.length === 0;
+      // Entered after every layer returned: a next() called after its middleware returned.
+      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
       ctx.depth = index;
       ctx.applied.push(name);
+      const open = ++ctx.open;
       try {
         await middleware(ctx, next);
       } catch (thrown) {
+        if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
         // Only the innermost layer that sees an error blames itself; an error passing through
         // unchanged keeps the blame where it was thrown.
-        if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) record(ctx, name, thrown);
-        if (outermost) return;
-        throw thrown;
+        if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
+          record(ctx, name, thrown);
+          await settled(); // lets an early return above be seen first (lib/misuse.ts)
+        }
+        // The first layer entered (open === 1; not always index 0, when() may pass layers by)
+        // has no one further out to see the error: it keeps it, so run() needs no catch-all.
+        if (leave(ctx, open) && open !== 1) throw thrown;
+        return;
       }
+      // Returned while layers under it still run: it did not await next() (issue 7).
+      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
+      leave(ctx, open);
       if (ctx.failure !== undefined) {
         // An error from further in that this middleware caught and did not rethrow is handled.
         if (ctx.failure.threw) ctx.failure = undefined;
@@ -187,29 +199,36 @@ export class Application<S extends object = object> {
   #handlerLayer(index: number): Layer {
     const handler = this.#handler;
     const record = this.#record.bind(this);
-    const settle = async (ctx: CallContext, pending: PromiseLike<unknown>, outermost: boolean): Promise<void> => {
+    const onError = this.#onError;
+    const names = this.#names;
+    const failed = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
+      record(ctx, HANDLER, thrown);
+      await settled(); // lets an early return above be seen first (lib/misuse.ts)
+      if (leave(ctx, open) && open !== 1) throw thrown;
+    };
+    const settle = async (ctx: CallContext, pending: PromiseLike<unknown>, open: number): Promise<void> => {
       try {
         await pending;
       } catch (thrown) {
-        record(ctx, HANDLER, thrown);
-        if (!outermost) throw thrown;
+        return failed(ctx, thrown, open);
       }
+      leave(ctx, open);
     };
     // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
     // that answers at once costs no async frame and no microtask of its own (issue 6).
     return function handler_(ctx: CallContext): Promise<void> | void {
-      const outermost = ctx.applied.length === 0; // no middleware entered: none to rethrow to
+      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? HANDLER, onError);
       ctx.depth = index;
       ctx.handled = true;
+      const open = ++ctx.open;
       let result: Promise<void> | void;
       try {
         result = handler(ctx);
       } catch (thrown) {
-        record(ctx, HANDLER, thrown);
-        if (outermost) return;
-        throw thrown;
+        return failed(ctx, thrown, open);
       }
-      if (isThenable(result)) return settle(ctx, result, outermost);
+      if (isThenable(result)) return settle(ctx, result, open);
+      leave(ctx, open);
     };
   }
 }

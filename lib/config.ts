@@ -10,6 +10,14 @@ export interface NodeConfig {
   readonly trustProxy: boolean;
   readonly maxLineBytes: number;
   readonly maxInFlight: number;
+  /** Most metadata entries a call may carry; more is RESOURCE_EXHAUSTED. */
+  readonly maxMetadataEntries: number;
+  /** Longest metadata key or value, in UTF-8 bytes; longer is RESOURCE_EXHAUSTED. */
+  readonly maxMetadataValueBytes: number;
+  /** Longest KeyValue key, in UTF-8 bytes; longer is INVALID_ARGUMENT. */
+  readonly maxKeyBytes: number;
+  /** Longest KeyValue value, in UTF-8 bytes; longer is INVALID_ARGUMENT. */
+  readonly maxValueBytes: number;
   /** One Redis to share rate limits (and, with kvStore "redis", the KeyValue data) through. */
   readonly redisUrl: string | undefined;
   /** Seed nodes (`host:port`) of a Redis Cluster to share them through instead. */
@@ -110,6 +118,10 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "trustProxy", flag: "trust-proxy", env: "TRUST_PROXY", boolean: true, default: "0", parse: boolean, help: "count calls per x-forwarded-for address (only behind a proxy that sets it)" },
   { key: "maxLineBytes", flag: "max-line-bytes", env: "MAX_LINE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "longer input lines are dropped unread and logged" },
   { key: "maxInFlight", flag: "max-in-flight", env: "MAX_IN_FLIGHT", default: "10000", parse: integer(1), help: "calls awaiting their reply before stdin is paused" },
+  { key: "maxMetadataEntries", flag: "max-metadata-entries", env: "MAX_METADATA_ENTRIES", default: "64", parse: integer(1), help: "metadata entries a call may carry; more is RESOURCE_EXHAUSTED" },
+  { key: "maxMetadataValueBytes", flag: "max-metadata-value-bytes", env: "MAX_METADATA_VALUE_BYTES", default: "8192", parse: integer(1), help: "longest metadata key or value (UTF-8 bytes); longer is RESOURCE_EXHAUSTED" },
+  { key: "maxKeyBytes", flag: "max-key-bytes", env: "MAX_KEY_BYTES", default: "1024", parse: integer(1), help: "longest KeyValue key (UTF-8 bytes); longer is INVALID_ARGUMENT" },
+  { key: "maxValueBytes", flag: "max-value-bytes", env: "MAX_VALUE_BYTES", default: String(1024 * 1024), parse: integer(1), help: "longest KeyValue value (UTF-8 bytes); longer is INVALID_ARGUMENT" },
   { key: "redisUrl", flag: "redis-url", env: "REDIS_URL", default: "", parse: redisUrl, help: "share rate limits through this Redis (redis://host:port/db)" },
   { key: "redisClusterNodes", flag: "redis-cluster-nodes", env: "REDIS_CLUSTER_NODES", default: "", parse: hostPorts, help: "share them through a Redis Cluster: host:port seeds, comma-separated" },
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "REDIS_KEY_PREFIX", default: "rpci:", parse: text, help: "prefix of every Redis key; keeps deployments on one Redis apart" },
@@ -153,6 +165,27 @@ function checkRedis(config: NodeConfig): void {
   if (config.kvStore === "redis" && config.redisUrl === undefined && config.redisClusterNodes === undefined) {
     throw new ConfigError("KV_STORE=redis needs REDIS_URL or REDIS_CLUSTER_NODES");
   }
+}
+
+/**
+ * A Redis URL fit for a log line: the password, and any query parameter ioredis would read as a
+ * credential (`?password=`, say: it takes every query parameter as an option), replaced.
+ *
+ * @example
+ *   redactedUrl("redis://app:s3cret@cache:6379/0"); // "redis://app:REDACTED@cache:6379/0"
+ */
+export function redactedUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "(not a URL)";
+  }
+  if (parsed.password !== "") parsed.password = "REDACTED";
+  for (const key of [...parsed.searchParams.keys()]) {
+    if (/pass|secret|token|auth|user/i.test(key)) parsed.searchParams.set(key, "REDACTED");
+  }
+  return parsed.href;
 }
 
 /** The text of `bin/node --help`. */

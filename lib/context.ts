@@ -14,6 +14,13 @@ export interface Failure {
   readonly threw: boolean;
 }
 
+/** A middleware that returned before its downstream, waiting for it (see Application). */
+export interface Waiter {
+  /** Its own count in {@link CallContext.open}: it goes on once `open` is back to this. */
+  readonly level: number;
+  readonly wake: () => void;
+}
+
 /** The name under which handler failures are recorded in {@link Failure.at}. */
 export const HANDLER = "handler";
 
@@ -66,6 +73,13 @@ export class CallContext<S extends object = object> {
   handled = false;
   /** Index of the innermost layer entered so far; the pipeline's bookkeeping. */
   depth = -1;
+  /**
+   * Layers (middleware and handler) entered and not yet returned; the pipeline's bookkeeping.
+   * A middleware that returns while this is above its own count did not wait for next().
+   */
+  open = 0;
+  /** Middleware that returned early, waiting for the layers under them to return; made only then. */
+  waiting: Waiter[] | undefined = undefined;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;

@@ -1,4 +1,5 @@
 import type { CallContext } from "./context.js";
+import { overBytes } from "./limits.js";
 import { defineService, type ServiceDefinition } from "./service.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
@@ -30,12 +31,21 @@ export class MemoryStore implements KeyValueStore {
   }
 }
 
-function field(request: unknown, name: string): string {
+/** Options of {@link keyValueService}. */
+export interface KeyValueOptions {
+  /** Longest key, in UTF-8 bytes; longer is INVALID_ARGUMENT. Default 1024. */
+  readonly maxKeyBytes?: number | undefined;
+  /** Longest value, in UTF-8 bytes; longer is INVALID_ARGUMENT. Default 1 MiB. */
+  readonly maxValueBytes?: number | undefined;
+}
+
+function field(request: unknown, name: string, maxBytes: number): string {
   if (request === null || typeof request !== "object" || Array.isArray(request)) {
     throw new StatusError(Status.INVALID_ARGUMENT, "request must be an object");
   }
   const value = Object.hasOwn(request, name) ? (request as Record<string, unknown>)[name] : undefined;
   if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`);
+  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`);
   return value;
 }
 
@@ -54,26 +64,32 @@ const deleted = (key: string, had: boolean) => ({ key, deleted: had });
  * - `Put {key, value}` -> `{written: true}`;
  * - `Get {key}` -> `{key, value, found: true}`, or NOT_FOUND with `{key, found: false}`;
  * - `Delete {key}` -> `{key, deleted}` (OK whether or not the key was there).
- * Keys and values are strings; anything else is INVALID_ARGUMENT.
+ * Keys and values are strings; anything else is INVALID_ARGUMENT, and so is a key or value over
+ * its size limit (a documented limit on a field, as Google APIs answer it; RESOURCE_EXHAUSTED
+ * would tell the caller to retry later, which will never help).
  *
  * A store that answers synchronously (the MemoryStore) gets a synchronous answer: no promise
  * and no microtask per call (issue 6); a store that returns promises gets a promise.
  */
-export function keyValueService(store: KeyValueStore = new MemoryStore()): ServiceDefinition {
+export function keyValueService(store: KeyValueStore = new MemoryStore(), options: KeyValueOptions = {}): ServiceDefinition {
+  const { maxKeyBytes = 1024, maxValueBytes = 1024 * 1024 } = options;
+  for (const [name, value] of [["maxKeyBytes", maxKeyBytes], ["maxValueBytes", maxValueBytes]] as const) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`keyValueService(): ${name} must be an integer >= 1, got ${value}`);
+  }
   return defineService("KeyValue", {
     Get(request: unknown, ctx: CallContext) {
-      const key = field(request, "key");
+      const key = field(request, "key", maxKeyBytes);
       const value = store.get(key);
       return isThenable(value) ? getLater(key, value, ctx) : found(key, value, ctx);
     },
     Put(request: unknown) {
-      const key = field(request, "key");
-      const value = field(request, "value");
+      const key = field(request, "key", maxKeyBytes);
+      const value = field(request, "value", maxValueBytes);
       const done = store.set(key, value);
       return isThenable(done) ? Promise.resolve(done).then(WRITTEN) : WRITTEN();
     },
     Delete(request: unknown) {
-      const key = field(request, "key");
+      const key = field(request, "key", maxKeyBytes);
       const had = store.delete(key);
       return isThenable(had) ? deleteLater(key, had) : deleted(key, had);
     },

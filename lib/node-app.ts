@@ -9,7 +9,8 @@ import { router } from "./service.js";
 
 /** What {@link createNodeApplication} needs. */
 export interface NodeApplicationOptions {
-  readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSec" | "trustProxy">;
+  readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSec" | "trustProxy"> &
+    Partial<Pick<NodeConfig, "maxKeyBytes" | "maxValueBytes">>;
   readonly logger: Logger;
   /** Where KeyValue keeps its data; in memory by default. */
   readonly store?: KeyValueStore | undefined;
@@ -26,5 +27,5 @@ export function createNodeApplication({ config, logger, store, limiter }: NodeAp
     .use(logging({ logger }))
     .use(auth({ tokens: config.authTokens }))
     .use(rateLimit({ ...limits, trustProxy: config.trustProxy }))
-    .handle(router([keyValueService(store)]));
+    .handle(router([keyValueService(store, { maxKeyBytes: config.maxKeyBytes, maxValueBytes: config.maxValueBytes })]));
 }

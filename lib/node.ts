@@ -1,8 +1,10 @@
 import type { Application } from "./application.js";
 import { CallContext } from "./context.js";
+import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { type Body, Outbox } from "./outbox.js";
 import { Stats } from "./stats.js";
+import { Status } from "./status.js";
 
 /** Options of {@link RpcNode}. */
 export interface RpcNodeOptions {
@@ -11,6 +13,11 @@ export interface RpcNodeOptions {
   readonly logger: Logger;
   /** Writes a batch of output lines; returns false when the reader wants us to wait. */
   readonly write: (chunk: string) => boolean;
+  /**
+   * What a call's metadata may carry; a call over them is answered RESOURCE_EXHAUSTED without
+   * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
+   */
+  readonly limits?: CallLimits;
 }
 
 /** Maelstrom's error code for a message type the node does not support. */
@@ -25,6 +32,24 @@ function isEnvelope(msg: unknown): msg is Envelope {
 }
 
 const asString = (value: unknown): string => (typeof value === "string" ? value : "");
+
+/**
+ * The msg_id a reply can carry as its in_reply_to: a finite number or a string, echoed as is.
+ * Anything else (null, a boolean, an object, an array, a number too large for a double) is not
+ * answered: echoing an object means serialising it, which a deeply nested one turns into a stack
+ * overflow, and 1e400 parses to Infinity, which no JSON parser reads back.
+ */
+function replyIdOf(msgId: unknown): number | string | undefined {
+  return (typeof msgId === "number" && Number.isFinite(msgId)) || typeof msgId === "string" ? msgId : undefined;
+}
+
+/** A message type for the error text and the log, whatever JSON value it is; never throws. */
+function typeText(type: unknown): string {
+  // Not String(type): an array nested 100,000 deep overflows the stack, {"toString": 1} throws.
+  if (typeof type === "string") return type.slice(0, 200);
+  if (type === null || typeof type !== "object") return String(type);
+  return Array.isArray(type) ? "(an array)" : "(an object)";
+}
 
 const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined =>
   inReplyTo === undefined ? undefined : { type: "init_ok", in_reply_to: inReplyTo };
@@ -42,13 +67,18 @@ export class RpcNode {
   readonly outbox: Outbox;
   readonly #app: Application;
   readonly #logger: Logger;
+  readonly #limits: CallLimits;
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
 
   constructor(options: RpcNodeOptions) {
     this.#app = options.app;
     this.#logger = options.logger;
-    this.outbox = new Outbox({ write: options.write });
+    this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
+    this.outbox = new Outbox({
+      write: options.write,
+      onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
+    });
   }
 
   /** The id `init` gave this node, if it has arrived. */
@@ -77,15 +107,22 @@ export class RpcNode {
       this.#logger.warn({ line: lineNo }, "input line is not an envelope with a string src and an object body; skipped");
       return;
     }
-    this.handleMessage(msg, lineNo);
+    try {
+      this.handleMessage(msg, lineNo);
+    } catch (error) {
+      // A bug must cost one message, not the process and every reply still in the outbox.
+      this.#logger.error({ line: lineNo, err: error }, "internal error handling a message; skipped");
+    }
   };
 
   /** Handles one envelope. */
   handleMessage(msg: Envelope, lineNo = 0): void {
     const body = msg.body;
-    const inReplyTo = body["msg_id"];
+    const msgId = body["msg_id"];
+    const inReplyTo = replyIdOf(msgId);
     const src = this.#nodeId ?? asString(msg.dest);
-    if (inReplyTo === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
+    if (msgId === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
+    else if (inReplyTo === undefined) this.#logger.warn({ line: lineNo }, "msg_id is not a finite number or a string; no reply will be sent");
     switch (body["type"]) {
       case "grpc_call": {
         const ctx = new CallContext({
@@ -95,7 +132,15 @@ export class RpcNode {
           metadata: body["metadata"],
           peer: msg.src,
         });
-        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+        const over = metadataOverLimits(body["metadata"], this.#limits);
+        if (over === undefined) {
+          this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+          return;
+        }
+        // Refused at the door, as a gRPC server refuses oversized metadata: no interceptor ran.
+        ctx.status = Status.RESOURCE_EXHAUSTED;
+        this.#logger.warn({ line: lineNo, client: msg.src.slice(0, 200), over }, "call refused: metadata over the limits");
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall);
         return;
       }
       case "grpc_interceptor_stats":
@@ -106,7 +151,7 @@ export class RpcNode {
         this.outbox.push(this.#nodeId ?? src, msg.src, inReplyTo, undefined, renderInit);
         return;
       default: {
-        const type = String(body["type"]).slice(0, 200);
+        const type = typeText(body["type"]);
         this.#logger.warn({ line: lineNo, type }, "unsupported message type");
         this.outbox.push(src, msg.src, inReplyTo, type, renderNotSupported);
       }

@@ -12,6 +12,12 @@ export interface OutboxOptions {
   readonly write: (chunk: string) => boolean;
   /** Bytes of pending output that force a write before the end of the batch. Default 64 KiB. */
   readonly batchBytes?: number;
+  /**
+   * Told when a reply could not be rendered or serialised (a render that throws, a response too
+   * deeply nested for the serialiser); that reply is left out, without spending a msg_id, and
+   * the replies after it go on. Default: ignore.
+   */
+  readonly onError?: (error: unknown, inReplyTo: unknown) => void;
 }
 
 interface Entry {
@@ -31,6 +37,7 @@ interface Entry {
 export class Outbox {
   readonly #write: (chunk: string) => boolean;
   readonly #batchBytes: number;
+  readonly #onError: (error: unknown, inReplyTo: unknown) => void;
   #queue: (Entry | undefined)[] = [];
   #head = 0;
   #nextMsgId = 0;
@@ -40,10 +47,13 @@ export class Outbox {
   #congested = false;
   #envelopeHeadFor: string | undefined;
   #envelopeHead = "";
+  #lowWater = -1;
+  #onLowWater: (() => void) | undefined = undefined;
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
+    this.#onError = options.onError ?? (() => {});
   }
 
   /** Replies reserved but not yet written (work in flight or waiting for earlier replies). */
@@ -72,6 +82,21 @@ export class Outbox {
       };
       work.then(settle, settle);
     }
+  }
+
+  /**
+   * Calls `listener` once, as soon as at most `count` replies are pending: at once when that is
+   * so already. One listener at a time; a new one replaces the last. bin/node resumes reading
+   * stdin from it instead of polling.
+   */
+  whenPendingAtMost(count: number, listener: () => void): void {
+    if (this.pending <= count) {
+      this.#onLowWater = undefined;
+      listener();
+      return;
+    }
+    this.#lowWater = count;
+    this.#onLowWater = listener;
   }
 
   /** Resolves once every reserved reply has been written. */
@@ -122,11 +147,17 @@ export class Outbox {
     let head = this.#head;
     for (let entry = queue[head]; entry !== undefined && entry.ready; entry = queue[head]) {
       queue[head++] = undefined;
-      const body = entry.render(entry.value, entry.inReplyTo);
-      if (body === undefined) continue;
-      body["msg_id"] = this.#nextMsgId++;
-      // dumps({ src, dest, body }), without building the envelope and with its start cached.
-      this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + dumps(body) + "}\n";
+      // A throw here used to leave #head behind an emptied slot: no reply was ever written again.
+      try {
+        const body = entry.render(entry.value, entry.inReplyTo);
+        if (body === undefined) continue;
+        body["msg_id"] = this.#nextMsgId;
+        // dumps({ src, dest, body }), without building the envelope and with its start cached.
+        this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + dumps(body) + "}\n";
+        this.#nextMsgId++;
+      } catch (error) {
+        this.#onError(error, entry.inReplyTo);
+      }
     }
     if (head === queue.length) {
       this.#queue = [];
@@ -136,6 +167,11 @@ export class Outbox {
       this.#head = 0;
     } else {
       this.#head = head;
+    }
+    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
+      const listener = this.#onLowWater;
+      this.#onLowWater = undefined;
+      listener();
     }
     if (this.#buffer.length >= this.#batchBytes) this.flush();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {

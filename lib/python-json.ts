@@ -6,8 +6,8 @@
  * text, so these bytes are part of the protocol.
  *
  * Limits, from what JavaScript numbers can hold: a number that is integral is printed as an
- * integer (Python keeps `1.0` a float), and integers beyond 2^53 print the value of the nearest
- * double. Keys print in JavaScript's property order (integer-like keys first). Undefined values
+ * integer (Python keeps `1.0` a float), and integers beyond 2^53 print the exact value of the
+ * double they were read into (the same digits as Python whenever that integer is a double). Keys print in JavaScript's property order (integer-like keys first). Undefined values
  * in objects are left out, as JSON.stringify does.
  *
  * @example
@@ -59,7 +59,9 @@ export function quote(s: string): string {
 }
 
 function number(n: number): string {
-  if (Number.isInteger(n)) return Math.abs(n) < 1e21 ? String(n) : BigInt(n).toString();
+  // Beyond 2^53 String(n) gives the shortest digits that read back (56319829231543392 prints
+  // as ...390), not the value; Python prints the int it read, the value whenever it fits.
+  if (Number.isInteger(n)) return Math.abs(n) <= Number.MAX_SAFE_INTEGER ? String(n) : BigInt(n).toString();
   if (Number.isNaN(n)) return "NaN";
   if (!Number.isFinite(n)) return n > 0 ? "Infinity" : "-Infinity";
   return floatRepr(n);

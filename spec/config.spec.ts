@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { ConfigError, helpText, loadConfig, type NodeConfig, OPTIONS } from "../lib/config.js";
+import { ConfigError, helpText, loadConfig, type NodeConfig, OPTIONS, redactedUrl } from "../lib/config.js";
 
 /** The configuration for `argv` and `env`; fails the spec when loadConfig asks for help. */
 function config(argv: readonly string[] = [], env: Record<string, string> = {}): NodeConfig {
@@ -29,6 +29,10 @@ describe("loadConfig()", () => {
       trustProxy: false,
       maxLineBytes: 4 * 1024 * 1024,
       maxInFlight: 10000,
+      maxMetadataEntries: 64,
+      maxMetadataValueBytes: 8192,
+      maxKeyBytes: 1024,
+      maxValueBytes: 1024 * 1024,
       redisUrl: undefined,
       redisClusterNodes: undefined,
       redisKeyPrefix: "rpci:",
@@ -47,6 +51,10 @@ describe("loadConfig()", () => {
       TRUST_PROXY: "yes",
       MAX_LINE_BYTES: "1024",
       MAX_IN_FLIGHT: "64",
+      MAX_METADATA_ENTRIES: "8",
+      MAX_METADATA_VALUE_BYTES: "100",
+      MAX_KEY_BYTES: "16",
+      MAX_VALUE_BYTES: "32",
     };
     expect(config([], env)).to.deep.equal({
       logLevel: "debug",
@@ -56,6 +64,10 @@ describe("loadConfig()", () => {
       trustProxy: true,
       maxLineBytes: 1024,
       maxInFlight: 64,
+      maxMetadataEntries: 8,
+      maxMetadataValueBytes: 100,
+      maxKeyBytes: 16,
+      maxValueBytes: 32,
       redisUrl: undefined,
       redisClusterNodes: undefined,
       redisKeyPrefix: "rpci:",
@@ -114,5 +126,25 @@ describe("helpText()", () => {
       expect(text).to.include(`(default: ${option.default === "" ? "none" : option.default})`);
     }
     expect(text).to.include("--help");
+  });
+});
+
+describe("redactedUrl()", () => {
+  it("replaces the password, keeps what says where Redis is", () => {
+    expect(redactedUrl("redis://app:s3cret@cache:6379/2")).to.equal("redis://app:REDACTED@cache:6379/2");
+    expect(redactedUrl("rediss://:s3cret@cache:6380")).to.equal("rediss://:REDACTED@cache:6380");
+    expect(redactedUrl("redis://cache:6379")).to.equal("redis://cache:6379");
+  });
+
+  it("replaces a query parameter ioredis would take as a credential (the old pattern printed it)", () => {
+    const url = redactedUrl("redis://cache:6379/0?password=s3cret&username=app&family=6");
+    expect(url).not.to.include("s3cret");
+    expect(url).to.equal("redis://cache:6379/0?password=REDACTED&username=REDACTED&family=6");
+  });
+
+  it("hides a password with an @ or a / in it, percent-encoded or not", () => {
+    for (const url of ["redis://app:p%40ss%2Fw0rd@cache:6379", "redis://app:p@ss@cache:6379"]) {
+      expect(redactedUrl(url)).not.to.match(/p(%40|@)ss/);
+    }
   });
 });

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import type { Application } from "../lib/application.js";
 import { RpcNode } from "../lib/node.js";
 import { createNodeApplication } from "../lib/node-app.js";
 import { captureLogger } from "./helpers/log-capture.js";
@@ -63,5 +64,66 @@ describe("RpcNode.handleLine()", () => {
     expect(log.records().filter((r) => r["msg"] === "input line is not JSON; skipped").map((r) => r["line"])).to.deep.equal([1, 2, 3, 4]);
     expect(log.lines.join("")).not.to.include("valid_token");
     expect(log.lines.join("")).not.to.include("Bearer val");
+  });
+});
+
+describe("RpcNode.handleLine() on hostile input", () => {
+  const deepArray = (depth: number): string => "[".repeat(depth) + "]".repeat(depth);
+  const envelope = (body: string): string => `{"src": "c1", "dest": "n1", "body": ${body}}`;
+
+  it("answers a message whose type is an object that cannot become a string (it crashed the node)", async () => {
+    const { feed } = rpcNode();
+    const out = await feed([envelope('{"type": {"toString": 1, "valueOf": 2}, "msg_id": 1}'), call({ msgId: 2 })]);
+    expect(parseReply(out[0] ?? "").body).to.deep.equal({ type: "error", in_reply_to: 1, code: 10, text: "unsupported message type: (an object)", msg_id: 0 });
+    expect(parseReply(out[1] ?? "").body).to.deep.include({ in_reply_to: 2, status: "NOT_FOUND" });
+  });
+
+  it("answers a message whose type is an array nested 100,000 deep (String() overflowed the stack and crashed the node)", async () => {
+    const { feed } = rpcNode();
+    const out = await feed([envelope(`{"type": ${deepArray(100_000)}, "msg_id": 1}`), call({ msgId: 2 })]);
+    expect(out).to.have.length(2);
+    expect(parseReply(out[0] ?? "").body).to.deep.include({ type: "error", in_reply_to: 1, text: "unsupported message type: (an array)" });
+  });
+
+  it("sends no reply to a msg_id it cannot echo: nested 100,000 deep (a stack overflow in the serialiser), 1e400, null, true, an object", async () => {
+    const { log, feed } = rpcNode();
+    const unusable = [deepArray(100_000), "1e400", "-1e400", "null", "true", '{"id": 1}', "[1]"];
+    const out = await feed([...unusable.map((id) => envelope(`{"type": "grpc_call", "msg_id": ${id}, "service": "KeyValue", "method": "Get", "request": {"key": "k"}}`)), stats(9)]);
+    expect(out).to.have.length(1);
+    expect(parseReply(out[0] ?? "").body).to.deep.include({ in_reply_to: 9, stats: { total_requests: unusable.length, auth_failures: unusable.length, rate_limited: 0 }, msg_id: 0 });
+    expect(log.records().filter((r) => r["msg"] === "msg_id is not a finite number or a string; no reply will be sent").map((r) => r["line"])).to.deep.equal([1, 2, 3, 4, 5, 6, 7]);
+  });
+
+  it("echoes a msg_id that is a string or a number of any size a double holds, as Python's json.dumps would", async () => {
+    const { feed } = rpcNode();
+    const out = await feed([envelope('{"type": "x", "msg_id": "abc"}'), envelope('{"type": "x", "msg_id": -2.5}'), envelope('{"type": "x", "msg_id": 1e300}')]);
+    expect(out.map((l) => parseReply(l).body.in_reply_to)).to.deep.equal(["abc", -2.5, 1e300]);
+  });
+
+  it("logs a message whose handling throws, skips it, and answers the next (a bug costs one message, not the process)", async () => {
+    const log = captureLogger();
+    const chunks: string[] = [];
+    const broken = {
+      run: () => {
+        throw new Error("run threw");
+      },
+    };
+    const node = new RpcNode({ app: broken as unknown as Application, logger: log.logger, write: (c) => (chunks.push(c), true) });
+    node.handleLine(call({ msgId: 1 }), 1);
+    node.handleLine(stats(2), 2);
+    await node.whenIdle();
+    expect(chunks.join("")).to.include('"in_reply_to": 2');
+    expect(log.records().filter((r) => r["msg"] === "internal error handling a message; skipped").map((r) => r["line"])).to.deep.equal([1]);
+  });
+
+  it("takes __proto__ and constructor keys as plain data, in the envelope, body, metadata and request", async () => {
+    const { feed } = rpcNode();
+    const hostile = '{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}, "src": "c1", "dest": "n1", "body": {"__proto__": {"type": "init"}, "type": "grpc_call", "msg_id": 1, "service": "KeyValue", "method": "Put", "request": {"__proto__": {"key": "x"}, "key": "__proto__", "value": "constructor"}, "metadata": {"__proto__": {"authorization": "Bearer valid_token"}, "constructor": "x", "authorization": "Bearer valid_token"}}}';
+    const get = '{"src": "c1", "dest": "n1", "body": {"type": "grpc_call", "msg_id": 2, "service": "KeyValue", "method": "Get", "request": {"key": "__proto__"}, "metadata": {"authorization": "Bearer valid_token"}}}';
+    const proto = '{"src": "c1", "dest": "n1", "body": {"type": "grpc_call", "msg_id": 3, "service": "KeyValue", "method": "Get", "request": {"key": "k"}, "metadata": {"__proto__": {"authorization": "Bearer valid_token"}}}}';
+    const out = await feed([hostile, get, proto]);
+    expect(out.map((l) => parseReply(l).body["status"])).to.deep.equal(["OK", "OK", "UNAUTHENTICATED"]);
+    expect(parseReply(out[1] ?? "").body["response"]).to.deep.equal({ key: "__proto__", value: "constructor", found: true });
+    expect(({} as Record<string, unknown>)["polluted"]).to.equal(undefined);
   });
 });

@@ -104,6 +104,68 @@ describe("Outbox.push()", () => {
   });
 });
 
+describe("Outbox onError", () => {
+  it("leaves out a reply whose render throws, spends no msg_id on it, and writes the ones after it (it used to wedge the outbox)", async () => {
+    const errors: unknown[] = [];
+    const { box, lines } = outbox({ onError: (error, inReplyTo) => void errors.push([String(error), inReplyTo]) });
+    box.push("n1", "c1", 1, undefined, ok("a_ok"));
+    box.push("n1", "c1", 2, undefined, () => {
+      throw new Error("render failed");
+    });
+    box.push("n1", "c1", 3, undefined, ok("c_ok"));
+    await box.whenIdle();
+    box.push("n1", "c1", 4, undefined, ok("d_ok"));
+    await box.whenIdle();
+    expect(lines().map((l) => JSON.parse(l) as { body: { in_reply_to: number; msg_id: number } }).map((r) => [r.body.in_reply_to, r.body.msg_id])).to.deep.equal([
+      [1, 0],
+      [3, 1],
+      [4, 2],
+    ]);
+    expect(errors).to.deep.equal([["Error: render failed", 2]]);
+    expect(box.pending).to.equal(0);
+  });
+
+  it("leaves out a reply too deeply nested to serialise (a stack overflow), not every reply after it", async () => {
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const errors: unknown[] = [];
+    const { box, lines } = outbox({ onError: (error) => void errors.push(error) });
+    box.push("n1", "c1", 1, undefined, (_, inReplyTo) => ({ type: "x_ok", in_reply_to: inReplyTo, response: deep }));
+    box.push("n1", "c1", 2, undefined, ok("y_ok"));
+    await box.whenIdle();
+    expect(lines()).to.deep.equal(['{"src": "n1", "dest": "c1", "body": {"type": "y_ok", "in_reply_to": 2, "msg_id": 0}}']);
+    expect(errors).to.have.length(1);
+    expect(errors[0]).to.be.instanceOf(RangeError);
+  });
+});
+
+describe("Outbox.whenPendingAtMost()", () => {
+  it("calls the listener once, when the replies pending drop to the count, not before", async () => {
+    const { box } = outbox();
+    const work = [deferred(), deferred(), deferred(), deferred()];
+    work.forEach((w, i) => box.push("n1", "c1", i, undefined, ok("x_ok"), w.promise));
+    const seen: number[] = [];
+    box.whenPendingAtMost(2, () => seen.push(box.pending));
+    work[0]?.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.deep.equal([]);
+    work[1]?.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(seen).to.deep.equal([2]);
+    work[2]?.resolve();
+    work[3]?.resolve();
+    await box.whenIdle();
+    expect(seen, "once only").to.deep.equal([2]);
+  });
+
+  it("calls it at once when no more are pending already", () => {
+    const { box } = outbox();
+    let called = 0;
+    box.whenPendingAtMost(0, () => called++);
+    expect(called).to.equal(1);
+  });
+});
+
 describe("Outbox.drained() and flush()", () => {
   it("drained() clears congestion even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
     let accept = false;

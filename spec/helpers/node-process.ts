@@ -1,4 +1,5 @@
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 /** The repository root, from dist/spec/helpers. */
@@ -7,7 +8,10 @@ export const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 export const BIN_NODE = `${ROOT}bin/node`;
 
 /** Every setting bin/node reads from the environment; cleared so the caller's shell cannot leak in. */
-const CONFIG_VARS = ["LOG_LEVEL", "AUTH_TOKENS", "RATE_LIMIT_CAPACITY", "RATE_LIMIT_REFILL_PER_SEC", "TRUST_PROXY", "MAX_LINE_BYTES", "MAX_IN_FLIGHT", "REDIS_URL"];
+const CONFIG_VARS = [
+  "LOG_LEVEL", "AUTH_TOKENS", "RATE_LIMIT_CAPACITY", "RATE_LIMIT_REFILL_PER_SEC", "TRUST_PROXY", "MAX_LINE_BYTES", "MAX_IN_FLIGHT", "REDIS_URL",
+  "MAX_METADATA_ENTRIES", "MAX_METADATA_VALUE_BYTES", "MAX_KEY_BYTES", "MAX_VALUE_BYTES",
+];
 
 /** Options of {@link NodeProcess.start}. */
 export interface StartOptions {
@@ -39,6 +43,7 @@ export class NodeProcess {
   #stderr = "";
   #waiters: (() => void)[] = [];
   #closed = false;
+  #unsent = 0;
 
   private constructor(child: ChildProcessWithoutNullStreams) {
     this.#child = child;
@@ -106,6 +111,37 @@ export class NodeProcess {
     this.#child.stdin.write(lines.map((line) => `${line}\n`).join(""));
   }
 
+  /**
+   * Writes the lines in chunks of about 64 KiB, each once the pipe has taken the one before, so
+   * that {@link inputBacklog} tells how far the node has read. Resolves when all are written.
+   */
+  async writeLinesPaced(lines: Iterable<string>): Promise<void> {
+    const chunks: string[] = [];
+    let batch = "";
+    for (const line of lines) {
+      batch += `${line}\n`;
+      if (batch.length >= 65_536) {
+        chunks.push(batch);
+        batch = "";
+      }
+    }
+    if (batch !== "") chunks.push(batch);
+    this.#unsent = chunks.reduce((bytes, chunk) => bytes + Buffer.byteLength(chunk), 0);
+    await this.writePaced(chunks, (chunk) => (this.#unsent -= Buffer.byteLength(chunk)));
+  }
+
+  /**
+   * Writes the chunks one at a time, each once the pipe has taken the one before: a generator
+   * of chunks never sits in memory whole. Resolves when all are written (or the node is gone).
+   */
+  async writePaced<T extends string | Uint8Array>(chunks: Iterable<T>, written?: (chunk: T) => void): Promise<void> {
+    for (const chunk of chunks) {
+      if (this.#closed) return;
+      await new Promise<void>((resolve) => this.#child.stdin.write(chunk, () => resolve()));
+      written?.(chunk);
+    }
+  }
+
   /** Writes raw text or bytes, newlines as given. */
   writeRaw(data: string | Uint8Array): void {
     this.#child.stdin.write(data);
@@ -114,6 +150,11 @@ export class NodeProcess {
   /** Closes stdin: end of input. */
   end(): void {
     this.#child.stdin.end();
+  }
+
+  /** Whether the process has exited and its streams have closed. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Sends a signal to the process. */
@@ -125,6 +166,34 @@ export class NodeProcess {
   pauseOutput(paused: boolean): void {
     if (paused) this.#child.stdout.pause();
     else this.#child.stdout.resume();
+  }
+
+  /** Closes our end of the node's stdout: its next write fails with EPIPE. */
+  closeOutput(): void {
+    this.#child.stdout.destroy();
+  }
+
+  /**
+   * Bytes of {@link writeLinesPaced} input the node has not taken yet (on our side of the pipe,
+   * give or take the chunk in the pipe).
+   */
+  get inputBacklog(): number {
+    return this.#unsent;
+  }
+
+  /** The node's resident memory now and at its peak (Linux /proc), in MiB. */
+  memory(): { readonly rssMiB: number; readonly peakMiB: number } {
+    const status = readFileSync(`/proc/${this.#child.pid}/status`, "utf8");
+    const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+    return { rssMiB: kib("VmRSS") / 1024, peakMiB: kib("VmHWM") / 1024 };
+  }
+
+  /** CPU time the node has used so far (user + system, Linux /proc), in ms. */
+  cpuMs(): number {
+    // Fields 14 and 15 of /proc/pid/stat, in clock ticks of 10 ms (USER_HZ is 100 on Linux).
+    const stat = readFileSync(`/proc/${this.#child.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
   }
 
   /** Resolves with the stdout lines once at least `count` complete lines have arrived. */

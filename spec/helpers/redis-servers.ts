@@ -123,6 +123,11 @@ export class RedisServer {
     await exited;
   }
 
+  /** Freezes the server (SIGSTOP): connections stay open, nothing is answered, until thawed (SIGCONT). */
+  freeze(frozen: boolean): void {
+    this.#process?.kill(frozen ? "SIGSTOP" : "SIGCONT");
+  }
+
   /** Runs one command through redis-cli; resolves to its output, trimmed. */
   async cli(...args: string[]): Promise<string> {
     const { stdout } = await run("redis-cli", ["-h", HOST, "-p", String(this.port), ...args]);
