@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { setTimeout as sleep } from "node:timers/promises";
-import { NodeProcess } from "./helpers/node-process.js";
+import { NodeProcess, nodesKilledAfterEach } from "./helpers/node-process.js";
 import { call, init, parseReply } from "./helpers/messages.js";
 
 // Flow control of the real bin/node (issue 7): a reader that stops reading stdout makes the node
@@ -20,16 +20,7 @@ function calls(count: number): string[] {
 
 describe("bin/node flow control (end to end)", function () {
   this.timeout(60_000);
-  const started: NodeProcess[] = [];
-  const start = (env: Record<string, string>): NodeProcess => {
-    const node = NodeProcess.start({ env });
-    started.push(node);
-    return node;
-  };
-  // A node left waiting for a reader that will never read again must not outlive its spec.
-  afterEach(() => {
-    for (const node of started.splice(0)) if (!node.closed) node.kill("SIGKILL");
-  });
+  const start = nodesKilledAfterEach();
 
   it(`stops reading stdin while stdout is not read: of ${CALLS.toLocaleString("en")} calls it takes a bounded part, holds memory flat, burns no CPU, then answers all`, async () => {
     const node = start(LOAD);

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { setTimeout as sleep } from "node:timers/promises";
-import { NodeProcess } from "./helpers/node-process.js";
+import { NodeProcess, nodesKilledAfterEach } from "./helpers/node-process.js";
 import { call, init, parseReply } from "./helpers/messages.js";
 import { RedisServer, requireRedis } from "./helpers/redis-servers.js";
 
@@ -16,15 +16,7 @@ function callLines(count: number, firstMsgId: number): string[] {
 
 describe("bin/node signals (end to end)", function () {
   this.timeout(60_000);
-  const started: NodeProcess[] = [];
-  const start = (env: Record<string, string>): NodeProcess => {
-    const node = NodeProcess.start({ env });
-    started.push(node);
-    return node;
-  };
-  afterEach(() => {
-    for (const node of started.splice(0)) if (!node.closed) node.kill("SIGKILL");
-  });
+  const start = nodesKilledAfterEach();
 
   describe(`with ${IN_FLIGHT.toLocaleString("en")} calls in flight (each waiting on a frozen Redis)`, () => {
     let redis: RedisServer;

@@ -261,3 +261,19 @@ export async function runNode(input: readonly string[], options: StartOptions = 
   const exit = await node.exited();
   return { ...exit, lines: node.lines, stdout: node.stdout, stderr: node.stderr, logRecords: node.logRecords };
 }
+
+/**
+ * Starts nodes for the specs of one `describe` and kills, after each spec, any it left running
+ * (a node waiting for a reader that will never read again must not outlive its spec).
+ */
+export function nodesKilledAfterEach(): (env: Record<string, string>) => NodeProcess {
+  const started: NodeProcess[] = [];
+  afterEach(() => {
+    for (const node of started.splice(0)) if (!node.closed) node.kill("SIGKILL");
+  });
+  return (env) => {
+    const node = NodeProcess.start({ env });
+    started.push(node);
+    return node;
+  };
+}
