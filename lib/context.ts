@@ -91,6 +91,11 @@ export class CallContext<S extends object = object> {
     this.signal = init.signal;
   }
 
+  /** The response to send: none when the call failed (a failed handler's partial response never leaves). */
+  get responseToSend(): unknown {
+    return this.failure === undefined ? this.response : undefined;
+  }
+
   /** The middleware that ended the call with an error status, if one did (not the handler). */
   get interceptorFailed(): string | undefined {
     const at = this.failure?.at;

@@ -183,7 +183,8 @@ export class RpcNode {
     if (inReplyTo === undefined) return undefined;
     if (failed !== undefined) return { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptor_failed: failed };
     const body: Body = { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptors_applied: ctx.applied };
-    if (ctx.failure === undefined && ctx.response !== undefined) body["response"] = ctx.response;
+    const response = ctx.responseToSend;
+    if (response !== undefined) body["response"] = response;
     return body;
   };
 }

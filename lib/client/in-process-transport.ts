@@ -51,8 +51,7 @@ export class InProcessTransport implements Transport {
 export function replyOf(ctx: CallContext): Reply {
   const failed = ctx.interceptorFailed;
   if (failed !== undefined) return { status: ctx.status, interceptorFailed: failed };
-  const response = ctx.failure === undefined ? ctx.response : undefined;
-  return { status: ctx.status, interceptorsApplied: [...ctx.applied], response };
+  return { status: ctx.status, interceptorsApplied: [...ctx.applied], response: ctx.responseToSend };
 }
 
 /** `work`, or a rejection with the signal's reason as soon as it aborts; the listener is removed either way. */
