@@ -19,6 +19,16 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
+/** The defaults of the settings these specs do not set (Redis, --describe). */
+const OTHER_DEFAULTS = {
+  redisUrl: undefined,
+  redisClusterNodes: undefined,
+  redisKeyPrefix: "rpci:",
+  redisCommandTimeoutMs: 100,
+  kvStore: "memory",
+  describe: false,
+} as const;
+
 describe("loadConfig()", () => {
   it("has the defaults PROTOCOL.md requires", () => {
     expect(config()).to.deep.equal({
@@ -33,12 +43,7 @@ describe("loadConfig()", () => {
       maxMetadataValueBytes: 8192,
       maxKeyBytes: 1024,
       maxValueBytes: 1024 * 1024,
-      redisUrl: undefined,
-      redisClusterNodes: undefined,
-      redisKeyPrefix: "rpci:",
-      redisCommandTimeoutMs: 100,
-      kvStore: "memory",
-      describe: false,
+      ...OTHER_DEFAULTS,
     });
   });
 
@@ -68,12 +73,7 @@ describe("loadConfig()", () => {
       maxMetadataValueBytes: 100,
       maxKeyBytes: 16,
       maxValueBytes: 32,
-      redisUrl: undefined,
-      redisClusterNodes: undefined,
-      redisKeyPrefix: "rpci:",
-      redisCommandTimeoutMs: 100,
-      kvStore: "memory",
-      describe: false,
+      ...OTHER_DEFAULTS,
     });
   });
 

@@ -1,25 +1,6 @@
 import { expect } from "chai";
 import fc from "fast-check";
-import { LineReader } from "../lib/line-reader.js";
-
-type Event = readonly ["line", number, string] | readonly ["oversize", number, number];
-
-/** What a LineReader reports for `input` fed in pieces cut at `cuts` (sorted byte offsets). */
-function read(input: Buffer, cuts: readonly number[], maxLineBytes: number): Event[] {
-  const events: Event[] = [];
-  const reader = new LineReader({
-    maxLineBytes,
-    onLine: (line, lineNo) => void events.push(["line", lineNo, line]),
-    onOversize: (lineNo, bytes) => void events.push(["oversize", lineNo, bytes]),
-  });
-  let from = 0;
-  for (const cut of [...cuts, input.length]) {
-    reader.push(input.subarray(from, cut));
-    from = cut;
-  }
-  reader.end();
-  return events;
-}
+import { type Event, feed } from "./helpers/line-reader-feed.js";
 
 /** The specification, written the obvious way on the whole input: split at 0x0a, decode each part. */
 function expected(input: Buffer, maxLineBytes: number): Event[] {
@@ -60,7 +41,7 @@ describe("LineReader.push() (properties)", () => {
   it("yields the same lines and oversize reports however the input is chunked", () => {
     fc.assert(
       fc.property(chunked, fc.integer({ min: 1, max: 64 }), ([input, cuts], maxLineBytes) => {
-        expect(read(input, cuts, maxLineBytes)).to.deep.equal(read(input, [], maxLineBytes));
+        expect(feed(maxLineBytes, input, cuts)).to.deep.equal(feed(maxLineBytes, input, []));
       }),
       { numRuns: 3000 },
     );
@@ -69,7 +50,7 @@ describe("LineReader.push() (properties)", () => {
   it("yields what splitting the whole input at each newline gives: each line decoded whole, longer ones reported with their byte count", () => {
     fc.assert(
       fc.property(chunked, fc.integer({ min: 1, max: 400 }), ([input, cuts], maxLineBytes) => {
-        expect(read(input, cuts, maxLineBytes)).to.deep.equal(expected(input, maxLineBytes));
+        expect(feed(maxLineBytes, input, cuts)).to.deep.equal(expected(input, maxLineBytes));
       }),
       { numRuns: 3000 },
     );
@@ -79,7 +60,7 @@ describe("LineReader.push() (properties)", () => {
     fc.assert(
       fc.property(text, fc.integer({ min: 1, max: 64 }), (input, maxLineBytes) => {
         const everyByte = Array.from({ length: input.length }, (_, i) => i);
-        expect(read(input, everyByte, maxLineBytes)).to.deep.equal(expected(input, maxLineBytes));
+        expect(feed(maxLineBytes, input, everyByte)).to.deep.equal(expected(input, maxLineBytes));
       }),
       { numRuns: 500 },
     );

@@ -1,30 +1,6 @@
 import { expect } from "chai";
 import { LineReader } from "../lib/line-reader.js";
-
-type Event = readonly ["line", number, string] | readonly ["oversize", number, number];
-
-/** A reader that records what it reports, in order. */
-function recorder(maxLineBytes: number): { reader: LineReader; events: Event[] } {
-  const events: Event[] = [];
-  const reader = new LineReader({
-    maxLineBytes,
-    onLine: (line, lineNo) => void events.push(["line", lineNo, line]),
-    onOversize: (lineNo, bytes) => void events.push(["oversize", lineNo, bytes]),
-  });
-  return { reader, events };
-}
-
-/** Feeds `input` cut at the given byte offsets, then ends it. */
-function feed(maxLineBytes: number, input: Buffer, cuts: readonly number[]): Event[] {
-  const { reader, events } = recorder(maxLineBytes);
-  let from = 0;
-  for (const cut of [...cuts, input.length]) {
-    reader.push(input.subarray(from, cut));
-    from = cut;
-  }
-  reader.end();
-  return events;
-}
+import { type Event, feed, recorder } from "./helpers/line-reader-feed.js";
 
 // Multi-byte characters (2, 3 and 4 bytes in UTF-8) so that cuts fall inside them too.
 const TEXT = '{"a":"caf\u00e9"}\n\n\u65e5\u672c\n\u{1f600} x\nlast';
