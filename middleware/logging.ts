@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/host.js";
-import { createLogger, type Logger, redactMetadata } from "../lib/logger.js";
+import { createLogger, infoLineWriter, type Logger, redactMetadata } from "../lib/logger.js";
 import { Metadata } from "../lib/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/middleware.js";
 
@@ -35,23 +35,25 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const now = options.now ?? (() => performance.now());
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
 
+  // The info line of a call, built without an object and pino's generic formatting (issue 6).
+  const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed"]);
+
   async function logCall(ctx: CallContext, next: Next): Promise<void> {
     const start = now();
     try {
       await next();
     } finally {
-      const line: Record<string, unknown> = {
-        service: ctx.service,
-        method: ctx.method,
-        client: ctx.peer,
-        status: ctx.status,
-        ms: Math.round((now() - start) * 1000) / 1000,
-      };
-      const failed = ctx.interceptorFailed;
-      if (failed !== undefined) line["failed"] = failed;
-      if (logger.isLevelEnabled("debug")) line["metadata"] = redactMetadata(ctx.metadata);
-      if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
-      logger.info(line, "call");
+      const ms = Math.round((now() - start) * 1000) / 1000;
+      if (logger.isLevelEnabled("debug")) {
+        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms };
+        const failed = ctx.interceptorFailed;
+        if (failed !== undefined) line["failed"] = failed;
+        line["metadata"] = redactMetadata(ctx.metadata);
+        if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
+        logger.info(line, "call");
+      } else {
+        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.interceptorFailed]);
+      }
     }
   }
 
