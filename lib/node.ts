@@ -4,6 +4,7 @@ import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "./limi
 import type { Logger } from "./logger.js";
 import { type Body, Outbox } from "./outbox.js";
 import { Stats } from "./stats.js";
+import { dumps, quote, stringListDumper } from "./python-json.js";
 import { Status } from "./status.js";
 
 /** Options of {@link RpcNode}. */
@@ -177,14 +178,20 @@ export class RpcNode {
   readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
     inReplyTo === undefined ? undefined : { type: "grpc_interceptor_stats_ok", in_reply_to: inReplyTo, stats: this.stats.toWire() };
 
-  readonly #renderCall = (ctx: CallContext, inReplyTo: unknown): Body | undefined => {
+  readonly #appliedText = stringListDumper();
+
+  /** The grpc_call_ok body, serialised without building it: one per call (issue 6). */
+  readonly #renderCall = (ctx: CallContext, inReplyTo: unknown, msgId: number): string | undefined => {
     const failed = ctx.interceptorFailed;
     this.stats.record(failed);
     if (inReplyTo === undefined) return undefined;
-    if (failed !== undefined) return { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptor_failed: failed };
-    const body: Body = { type: "grpc_call_ok", in_reply_to: inReplyTo, status: ctx.status, interceptors_applied: ctx.applied };
-    const response = ctx.responseToSend;
-    if (response !== undefined) body["response"] = response;
-    return body;
+    let text = `{"type": "grpc_call_ok", "in_reply_to": ${dumps(inReplyTo)}, "status": ${quote(ctx.status)}`;
+    if (failed !== undefined) text += `, "interceptor_failed": ${quote(failed)}`;
+    else {
+      text += `, "interceptors_applied": ${this.#appliedText(ctx.applied)}`;
+      const response = ctx.responseToSend;
+      if (response !== undefined) text += `, "response": ${dumps(response)}`;
+    }
+    return `${text}, "msg_id": ${msgId}}`;
   };
 }

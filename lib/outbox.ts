@@ -3,8 +3,13 @@ import { dumps, quote } from "./python-json.js";
 /** A reply body; the outbox appends `msg_id` as its last key. */
 export type Body = Record<string, unknown>;
 
-/** Turns what a message produced into its reply body at write time; undefined writes nothing. */
-export type Render<T> = (value: T, inReplyTo: unknown) => Body | undefined;
+/**
+ * Turns what a message produced into its reply body at write time: a {@link Body} (the outbox
+ * appends `msg_id` and serialises it), or the body already serialised as Python's json.dumps
+ * would, ending with `"msg_id": <msgId>}` (a reply that is sent often, rendered without an
+ * object); undefined writes nothing and spends no msg_id.
+ */
+export type Render<T> = (value: T, inReplyTo: unknown, msgId: number) => Body | string | undefined;
 
 /** Options of {@link Outbox}. */
 export interface OutboxOptions {
@@ -149,11 +154,16 @@ export class Outbox {
       queue[head++] = undefined;
       // A throw here used to leave #head behind an emptied slot: no reply was ever written again.
       try {
-        const body = entry.render(entry.value, entry.inReplyTo);
+        const body = entry.render(entry.value, entry.inReplyTo, this.#nextMsgId);
         if (body === undefined) continue;
-        body["msg_id"] = this.#nextMsgId;
+        let text: string;
+        if (typeof body === "string") text = body;
+        else {
+          body["msg_id"] = this.#nextMsgId;
+          text = dumps(body);
+        }
         // dumps({ src, dest, body }), without building the envelope and with its start cached.
-        this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + dumps(body) + "}\n";
+        this.#buffer += this.#envelopeStart(entry.src) + quote(entry.dest) + ', "body": ' + text + "}\n";
         this.#nextMsgId++;
       } catch (error) {
         this.#onError(error, entry.inReplyTo);

@@ -113,3 +113,27 @@ function object(obj: Record<string, unknown>): string {
   }
   return out === "" ? "{}" : out + "}";
 }
+
+/**
+ * `dumps` for lists of strings that repeat: the text of the last list is kept and reused while
+ * the lists have the same items (a reply's `interceptors_applied` is the same list call after
+ * call; comparing three interned strings is cheaper than quoting them, issue 6).
+ *
+ * @example
+ *   const applied = stringListDumper();
+ *   applied(["logging", "auth"]); // '["logging", "auth"]'
+ */
+export function stringListDumper(): (list: readonly string[]) => string {
+  let last: readonly string[] = [];
+  let text = "[]";
+  return (list) => {
+    if (list.length === last.length) {
+      let i = 0;
+      while (i < list.length && list[i] === last[i]) i++;
+      if (i === list.length) return text;
+    }
+    last = list.slice();
+    text = dumps(last);
+    return text;
+  };
+}
