@@ -22,12 +22,14 @@ export interface UseOptions {
   readonly name?: string;
 }
 
-type Layer = (ctx: CallContext, next: Next) => Promise<void> | void;
+type Layer = (ctx: CallContext, next: Next) => Promise<void> | void | undefined;
 
 const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
 };
 const everyMethod = (): boolean => true;
+/** What a layer that finished synchronously gives back: one settled promise for every call. */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A layer entered only for the methods `applies` accepts; the others pass it by, unrecorded. */
 function selectedLayer(applies: (method: MethodRef) => boolean, layer: Layer): Layer {
@@ -160,27 +162,8 @@ export class Application<S extends object = object> {
     const record = this.#record.bind(this);
     const onError = this.#onError;
     const names = this.#names;
-    const wrapped = async (ctx: CallContext, next: Next): Promise<void> => {
-      // Entered after every layer returned: a next() called after its middleware returned.
-      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
-      ctx.depth = index;
-      ctx.applied.push(name);
-      const open = ++ctx.open;
-      try {
-        await middleware(ctx, next);
-      } catch (thrown) {
-        if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
-        // Only the innermost layer that sees an error blames itself; an error passing through
-        // unchanged keeps the blame where it was thrown.
-        if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
-          record(ctx, name, thrown);
-          await settled(); // lets an early return above be seen first (lib/misuse.ts)
-        }
-        // The first layer entered (open === 1; not always index 0, when() may pass layers by)
-        // has no one further out to see the error: it keeps it, so run() needs no catch-all.
-        if (leave(ctx, open) && open !== 1) throw thrown;
-        return;
-      }
+    /** The middleware returned (or its promise resolved): the layer's bookkeeping on the way out. */
+    const returned = (ctx: CallContext, open: number): Promise<void> | undefined => {
       // Returned while layers under it still run: it did not await next() (issue 7).
       if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
       leave(ctx, open);
@@ -191,6 +174,52 @@ export class Application<S extends object = object> {
         // Ended the call with an error status without calling next() or throwing.
         ctx.failure = { at: name, error: new StatusError(ctx.status, `ended by ${name}`), thrown: undefined, threw: false };
       }
+      return undefined;
+    };
+    /** The middleware threw (or its promise rejected). */
+    const threw = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
+      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
+      // Only the innermost layer that sees an error blames itself; an error passing through
+      // unchanged keeps the blame where it was thrown.
+      if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
+        record(ctx, name, thrown);
+        await settled(); // lets an early return above be seen first (lib/misuse.ts)
+      }
+      // The first layer entered (open === 1; not always index 0, when() may pass layers by)
+      // has no one further out to see the error: it keeps it, so run() needs no catch-all.
+      if (leave(ctx, open) && open !== 1) throw thrown;
+    };
+    /** Waits for what the middleware returned, then does the layer's bookkeeping. */
+    const awaited = async (ctx: CallContext, result: unknown, open: number): Promise<void> => {
+      try {
+        await result;
+      } catch (thrown) {
+        return threw(ctx, thrown, open);
+      }
+      return returned(ctx, open);
+    };
+    const wrapped = (ctx: CallContext, next: Next): Promise<void> => {
+      // Entered after every layer returned: a next() called after its middleware returned.
+      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
+      ctx.depth = index;
+      ctx.applied.push(name);
+      const open = ++ctx.open;
+      let result: unknown;
+      try {
+        result = middleware(ctx, next);
+      } catch (thrown) {
+        return (ctx.returned = threw(ctx, thrown, open));
+      }
+      // A tail call (`return next()`) whose downstream has already finished, every layer under
+      // this one back out (ctx.open is this layer's count again): the middleware has nothing
+      // left to do, so its layer is done too, with no await and no microtask of its own. On the
+      // RPC host's hot path auth and rate_limit end so, behind a synchronous handler (issue 6).
+      // Anything else waits for the middleware's promise, as an async layer would.
+      if (result === ctx.returned && result !== undefined && ctx.open === open && ctx.depth > index) {
+        returned(ctx, open);
+        return result as Promise<void>;
+      }
+      return (ctx.returned = awaited(ctx, result, open));
     };
     Object.defineProperty(wrapped, "name", { value: name });
     return wrapped;
@@ -225,10 +254,11 @@ export class Application<S extends object = object> {
       try {
         result = handler(ctx);
       } catch (thrown) {
-        return failed(ctx, thrown, open);
+        return (ctx.returned = failed(ctx, thrown, open));
       }
-      if (isThenable(result)) return settle(ctx, result, open);
+      if (isThenable(result)) return (ctx.returned = settle(ctx, result, open));
       leave(ctx, open);
+      return (ctx.returned = RESOLVED);
     };
   }
 }

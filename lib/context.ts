@@ -80,6 +80,11 @@ export class CallContext<S extends object = object> {
   open = 0;
   /** Middleware that returned early, waiting for the layers under them to return; made only then. */
   waiting: Waiter[] | undefined = undefined;
+  /**
+   * The promise the layer that returned last gave back; the pipeline's bookkeeping. A middleware
+   * that returns exactly this after its downstream has finished tail-called next().
+   */
+  returned: Promise<void> | undefined = undefined;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;
