@@ -18,14 +18,17 @@ let exitHooked = false;
 let exiting = false;
 
 /**
- * The stream pino writes its lines to: asynchronous and batched. Lines are appended to one
- * string; one `fs.write` per turn of the event loop (or sooner, past `batchBytes`) takes them to
- * the descriptor on the thread pool, so logging never blocks a call. While a write is in flight
- * new lines wait for it, which keeps them in order.
+ * The stream pino writes its lines to: asynchronous and batched. Each line is encoded at once
+ * into one of two buffers; one `fs.write` per turn of the event loop (or sooner, past
+ * `batchBytes`) takes a buffer's lines to the descriptor on the thread pool, while the next
+ * lines go into the other buffer, so logging never blocks a call. A line that finds no room
+ * (longer than what is left while a write is in flight) waits as text, and every line after it
+ * too, which keeps them in order.
  *
- * It replaces pino.destination (sonic-boom), whose write() measures the byte length of its whole
+ * It replaced pino.destination (sonic-boom), whose write() measures the byte length of its whole
  * pending buffer on every line (flattening the string each time): 15% of bin/node's CPU time at
- * one log line per call (issue 6).
+ * one log line per call. Encoding each line into a buffer at once, instead of joining the lines
+ * of a turn into one string and encoding that, lets every line's string die young (issue 6).
  *
  * A pending write keeps the process alive until the lines are out; {@link flushSync} and, for
  * a process that calls `process.exit()`, an exit hook write the rest synchronously.
@@ -33,8 +36,16 @@ let exiting = false;
 export class LogSink {
   readonly #fd: number;
   readonly #batchBytes: number;
-  #pending = "";
+  /** Where new lines are encoded; `#used` bytes of it hold lines not yet written. */
+  #fill: Buffer;
+  #used = 0;
+  /** The other buffer, while no write holds it. */
+  #spare: Buffer | undefined;
+  /** Lines that found no room in `#fill`; while there are any, later lines queue here too. */
+  #overflow = "";
+  /** The bytes of the write in flight, and the buffer they are in when it is one of ours. */
   #writing: Buffer | undefined;
+  #writingBuffer: Buffer | undefined;
   #scheduled = false;
   readonly #ref = new WeakRef(this);
 
@@ -42,6 +53,10 @@ export class LogSink {
     const destination = options.destination ?? 2;
     this.#fd = typeof destination === "string" ? openSync(destination, "a") : destination;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
+    if (!Number.isInteger(this.#batchBytes) || this.#batchBytes < 1) throw new RangeError("LogSink: batchBytes must be an integer >= 1");
+    // Room for a full batch and the line that completes it, mostly.
+    this.#fill = Buffer.allocUnsafeSlow(2 * this.#batchBytes);
+    this.#spare = Buffer.allocUnsafeSlow(2 * this.#batchBytes);
     live.add(this.#ref);
     collected.register(this, this.#ref);
     if (!exitHooked) {
@@ -55,9 +70,11 @@ export class LogSink {
 
   /** Queues one or more complete lines; always true (the sink buffers, it never pushes back). */
   write(text: string): boolean {
-    this.#pending += text;
+    // A UTF-16 unit takes at most 3 bytes in UTF-8 (a surrogate pair 4 for 2 units).
+    if (this.#overflow === "" && text.length * 3 <= this.#fill.length - this.#used) this.#used += this.#fill.write(text, this.#used);
+    else this.#overflow += text;
     if (this.#writing === undefined) {
-      if (this.#pending.length >= this.#batchBytes) this.#start();
+      if (this.#used >= this.#batchBytes || this.#overflow !== "") this.#start();
       else if (!this.#scheduled) {
         this.#scheduled = true;
         setImmediate(this.#onTurn);
@@ -73,26 +90,49 @@ export class LogSink {
    */
   flushSync(): void {
     if (this.#writing !== undefined && !exiting) return;
-    let chunk = Buffer.from(this.#pending);
-    this.#pending = "";
+    const encoded = this.#fill.subarray(0, this.#used);
+    const overflow = this.#overflow;
+    this.#used = 0;
+    this.#overflow = "";
+    if (this.#writeAllSync(encoded) && overflow !== "") this.#writeAllSync(Buffer.from(overflow));
+  }
+
+  /** Writes `chunk` whole, retrying on EAGAIN for a while; false when it gave up. */
+  #writeAllSync(chunk: Buffer): boolean {
     for (let retries = 0; chunk.length > 0; ) {
       try {
         chunk = chunk.subarray(writeSync(this.#fd, chunk));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || ++retries > RETRIES) return;
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || ++retries > RETRIES) return false;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_MS);
       }
     }
+    return true;
   }
 
   readonly #onTurn = (): void => {
     this.#scheduled = false;
-    if (this.#writing === undefined && this.#pending !== "") this.#start();
+    if (this.#writing === undefined && (this.#used > 0 || this.#overflow !== "")) this.#start();
   };
 
+  /** Starts writing what is queued; nothing may be in flight. */
   #start(): void {
-    this.#writing = Buffer.from(this.#pending);
-    this.#pending = "";
+    if (this.#used > 0) {
+      this.#writingBuffer = this.#fill;
+      this.#writing = this.#fill.subarray(0, this.#used);
+      this.#fill = this.#spare ?? Buffer.allocUnsafeSlow(this.#fill.length);
+      this.#spare = undefined;
+      this.#used = 0;
+      // Lines that waited as text go into the fresh buffer, ahead of any later line.
+      if (this.#overflow !== "" && this.#overflow.length * 3 <= this.#fill.length) {
+        this.#used = this.#fill.write(this.#overflow, 0);
+        this.#overflow = "";
+      }
+    } else {
+      this.#writingBuffer = undefined;
+      this.#writing = Buffer.from(this.#overflow);
+      this.#overflow = "";
+    }
     write(this.#fd, this.#writing, 0, this.#writing.length, null, this.#onWritten);
   }
 
@@ -113,10 +153,12 @@ export class LogSink {
       return;
     }
     this.#writing = undefined;
+    if (this.#writingBuffer !== undefined) this.#spare = this.#writingBuffer;
+    this.#writingBuffer = undefined;
     // What came in meanwhile goes now only if it is a full batch; otherwise at the end of the
     // turn, with whatever else the turn adds (a write per few lines costs more than the lines).
-    if (this.#pending.length >= this.#batchBytes) this.#start();
-    else if (this.#pending !== "" && !this.#scheduled) {
+    if (this.#used >= this.#batchBytes || this.#overflow !== "") this.#start();
+    else if (this.#used > 0 && !this.#scheduled) {
       this.#scheduled = true;
       setImmediate(this.#onTurn);
     }

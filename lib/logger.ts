@@ -66,7 +66,27 @@ const INFO = 30;
 const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
 
 /** A pino logger's state under its documented integration symbols (`pino.symbols`). */
-type PinoInternals = Record<symbol, unknown> & { readonly levelVal: number };
+type PinoInternals = Record<symbol, unknown> & {
+  readonly levelVal: number;
+  on(event: "level-change", listener: () => void): unknown;
+};
+
+/** ".001" ... ".999" without trailing zeros, and "" for 0: the decimals of a count of thousandths. */
+const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => (i === 0 ? "" : `.${String(i).padStart(3, "0").replace(/0+$/, "")}`));
+
+/**
+ * A finite number as JavaScript prints it. A whole number of thousandths from 0 to 2^31 (a
+ * duration in ms rounded to the microsecond) is put together from two small integers instead:
+ * printing a fraction costs a shortest-digits search, and this is the same text (a decimal of
+ * at most 13 significant digits is the shortest that reads back as its double).
+ */
+function numberText(value: number): string {
+  const thousandths = Math.round(value * 1000);
+  if (thousandths >= 0 && thousandths < 2 ** 31 && thousandths / 1000 === value) {
+    return String(Math.floor(thousandths / 1000)) + (THOUSANDTHS[thousandths % 1000] as string);
+  }
+  return String(value);
+}
 
 /** A JSON string literal, as JSON.stringify writes it; the common case (printable ASCII) without a call into it. */
 function jsonString(s: string): string {
@@ -104,13 +124,33 @@ export function infoLineWriter(logger: Logger, msg: string, keys: readonly strin
   const internals = logger as unknown as PinoInternals;
   const levelPrefix = (internals[lsCacheSym] as Record<number, string>)[INFO] as string;
   const time = internals[timeSym] as () => string;
+  const epochTime = time === pino.stdTimeFunctions.epochTime;
   const stream = internals[streamSym] as { write(line: string): unknown };
+  // Read once: a pino logger's properties are in dictionary mode, and reading one per line cost
+  // more than the rest of the line. The level follows pino's level-change event; the bindings
+  // are those of the moment (createLogger's logger has no setBindings() caller).
+  const bindings = internals[chindingsSym] as string;
+  let enabled = internals.levelVal <= INFO;
+  internals.on("level-change", () => {
+    enabled = internals.levelVal <= INFO;
+  });
   const quotedKeys = keys.map((key) => `,${JSON.stringify(key)}:`);
   const tail = `,"msg":${JSON.stringify(msg)}${internals[endSym] as string}`;
+  // pino's default time, `,"time":<epoch ms>`, made once per millisecond.
+  let timeMs = -1;
+  let timeText = "";
   return (values) => {
-    if (internals.levelVal > INFO) return;
-    // Bindings are read per line: pino's setBindings() replaces them.
-    let line = levelPrefix + time() + (internals[chindingsSym] as string);
+    if (!enabled) return;
+    let stamp: string;
+    if (epochTime) {
+      const ms = Date.now();
+      if (ms !== timeMs) {
+        timeMs = ms;
+        timeText = `,"time":${ms}`;
+      }
+      stamp = timeText;
+    } else stamp = time();
+    let line = levelPrefix + stamp + bindings;
     for (let i = 0; i < quotedKeys.length; i++) {
       const value = values[i];
       switch (typeof value) {
@@ -118,7 +158,7 @@ export function infoLineWriter(logger: Logger, msg: string, keys: readonly strin
           line += quotedKeys[i] + jsonString(value);
           break;
         case "number":
-          line += quotedKeys[i] + (Number.isFinite(value) ? String(value) : "null");
+          line += quotedKeys[i] + (Number.isFinite(value) ? numberText(value) : "null");
           break;
         case "boolean":
           line += quotedKeys[i] + String(value);

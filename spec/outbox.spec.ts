@@ -18,6 +18,21 @@ function outbox(options: Partial<OutboxOptions> = {}): { box: Outbox; chunks: st
 const ok = (type: string) => (_: unknown, inReplyTo: unknown): Body => ({ type, in_reply_to: inReplyTo });
 
 describe("Outbox.push()", () => {
+  it("takes a body already serialised from a render, with the msg_id it was given, and spends no id on one that renders nothing", async () => {
+    const { box, lines } = outbox();
+    const text = (_: unknown, inReplyTo: unknown, msgId: number): string => `{"type": "t_ok", "in_reply_to": ${String(inReplyTo)}, "msg_id": ${msgId}}`;
+    box.push("n1", "c1", 1, undefined, ok("a_ok"));
+    box.push("n1", "c2", 2, undefined, () => undefined);
+    box.push("n1", "c3", 3, undefined, text);
+    box.push("n1", "c4", 4, undefined, ok("b_ok"));
+    await box.whenIdle();
+    expect(lines()).to.deep.equal([
+      '{"src": "n1", "dest": "c1", "body": {"type": "a_ok", "in_reply_to": 1, "msg_id": 0}}',
+      '{"src": "n1", "dest": "c3", "body": {"type": "t_ok", "in_reply_to": 3, "msg_id": 1}}',
+      '{"src": "n1", "dest": "c4", "body": {"type": "b_ok", "in_reply_to": 4, "msg_id": 2}}',
+    ]);
+  });
+
   it("writes replies in arrival order when their work settles out of order", async () => {
     const { box, lines } = outbox();
     const work = [deferred(), deferred(), deferred()];

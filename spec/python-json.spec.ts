@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { expect } from "chai";
-import { dumps, quote } from "../lib/python-json.js";
+import { dumps, quote, stringListDumper } from "../lib/python-json.js";
 
 /**
  * The expected bytes come from Python itself: spec/vectors/python-json.py wrote
@@ -84,6 +84,26 @@ describe("dumps()", () => {
     it("prints a bigint as its digits", () => {
       expect(dumps(2n ** 64n)).to.equal("18446744073709551616");
     });
+  });
+});
+
+describe("stringListDumper()", () => {
+  it("prints each list as dumps() does, whether it repeats, changes, shrinks or is changed in place", () => {
+    const dump = stringListDumper();
+    const list = ["logging", "auth", "rate_limit"];
+    const seen = [list, [...list], ["logging", "auth"], [], ["é"], list, ["logging", "auth", "rate_limit", "x"]].map((l) => dump(l));
+    list[2] = "changed"; // the dumper kept a copy, not the list
+    seen.push(dump(list));
+    expect(seen).to.deep.equal([
+      '["logging", "auth", "rate_limit"]',
+      '["logging", "auth", "rate_limit"]',
+      '["logging", "auth"]',
+      "[]",
+      '["\\u00e9"]',
+      '["logging", "auth", "rate_limit"]',
+      '["logging", "auth", "rate_limit", "x"]',
+      '["logging", "auth", "changed"]',
+    ]);
   });
 });
 
