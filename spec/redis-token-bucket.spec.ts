@@ -84,6 +84,20 @@ describe("RedisTokenBucket", function () {
       expect(await client!.pttl(`${keyPrefix}{c1}`)).to.be.within(700, 800); // 4 tokens at 5/s
     });
 
+    it("stores the bucket as one string \"tokens at\", and reads and replaces a hash {tokens, at} of an earlier version", async () => {
+      const keyPrefix = prefix();
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 10, refillPerSecond: 0.001, keyPrefix });
+      await limiter.consume("c1", 4);
+      const [tokens, at] = (await client!.get(limiter.keyOf("c1")))!.split(" ").map(Number);
+      expect(tokens).to.be.within(6, 6.001);
+      const [seconds, micros] = (await client!.time()).map(Number);
+      expect(at).to.be.within(seconds! * 1000 + micros! / 1000 - 1000, seconds! * 1000 + micros! / 1000);
+      await client!.hset(limiter.keyOf("old"), "tokens", "3", "at", String(at));
+      const res = await limiter.consume("old");
+      expect(res.remainingPoints).to.equal(2);
+      expect(await client!.type(limiter.keyOf("old"))).to.equal("string");
+    });
+
     it("is one bucket for every limiter on the same Redis (the fleet's shared limit)", async () => {
       const keyPrefix = prefix();
       const nodes = [1, 2, 3].map(() => new RedisTokenBucket({ client: client!, capacity: 5, refillPerSecond: 0.001, keyPrefix }));
