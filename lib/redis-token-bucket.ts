@@ -285,7 +285,12 @@ export class RedisTokenBucket extends RateLimiterCompatibleAbstract {
       if (!isNoScript(error)) throw error;
       return client.eval(LUA, n, ...args);
     });
-    return reply.then((text) => integers(text as string));
+    return reply.then((text) => {
+      const numbers = integers(String(text));
+      // Not the script's answer (another script under its SHA?): the batch fails, and falls back.
+      if (numbers.length !== n * REPLY_WIDTH) throw new Error(`RedisTokenBucket: the script answered ${numbers.length} numbers for ${n} calls`);
+      return numbers;
+    });
   };
 
   readonly #fallBack = (call: Call, error: unknown): void => {
