@@ -147,9 +147,10 @@ function adopt(resolve: Call["resolve"], reject: Call["reject"]): void {
 
 /**
  * A token bucket per key shared by every process that points at the same Redis (or Redis
- * Cluster): exact across a fleet, with rate-limiter-flexible's API and result shapes, so the rateLimit middleware treats it like {@link TokenBucket}: `consume`
- * resolves with a RateLimiterRes (`msBeforeNext`: ms until full) or rejects with one
- * (`msBeforeNext`: ms until the points are there; Infinity when never refilled).
+ * Cluster): exact across a fleet, with rate-limiter-flexible's API and result shapes, so the
+ * rateLimit middleware treats it like {@link TokenBucket}: `consume` resolves with a
+ * RateLimiterRes (`msBeforeNext`: ms until full) or rejects with one (`msBeforeNext`: ms until
+ * the points are there; Infinity when never refilled).
  *
  * Each client's state is one key, `${keyPrefix}{${client}}`: the hash tag puts it on one
  * Cluster slot, and clients spread over every shard.
@@ -158,10 +159,11 @@ function adopt(resolve: Call["resolve"], reject: Call["reject"]): void {
  * slot on a Cluster, `maxBatch` calls at most), one deadline and one Redis round trip, in the
  * order they were made; each is answered as if it had run alone (issue 6).
  *
- * Fail safe (issue #3): when Redis is down, unreachable or does not answer within `timeoutMs`,
- * each call of the batch is answered by `insuranceLimiter`, an in-memory bucket of this process (so during an
- * outage each node admits up to the full limit); a {@link RedisHealth} then skips Redis, probing
- * it now and then, until it answers again. The state changes are logged, once each.
+ * Fail safe (issue #3): when Redis is down, unreachable or does not answer a batch within
+ * `timeoutMs`, each call of the batch is answered by `insuranceLimiter`, an in-memory bucket of
+ * this process (so during an outage each node admits up to the full limit); a
+ * {@link RedisHealth} then skips Redis, probing it now and then, until it answers again. The
+ * state changes are logged, once each.
  *
  * @example
  *   const client = await createRedisClient({ url: "redis://127.0.0.1:6379" });
