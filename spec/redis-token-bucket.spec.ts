@@ -8,7 +8,7 @@ import { closeRedisClient, createRedisClient, type RedisClient, whenConnected } 
 import { RedisTokenBucket } from "../lib/redis-token-bucket.js";
 import { TokenBucket } from "../lib/token-bucket.js";
 import { rateLimit } from "../middleware/rate-limit.js";
-import { RedisServer, requireRedis } from "./helpers/redis-servers.js";
+import { RedisCluster, RedisServer, requireRedis } from "./helpers/redis-servers.js";
 
 type Line = { level: "info" | "warn"; obj: object; msg: string | undefined };
 function recordingLogger(): { lines: Line[]; info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void } {
@@ -24,6 +24,17 @@ async function outcome<T>(promise: Promise<T>): Promise<{ ok: boolean; value: T 
     return { ok: false, value: error };
   }
 }
+
+/** Scripts `server` has run so far (EVALSHA and EVAL, from INFO commandstats). */
+async function scriptRuns(server: RedisServer): Promise<number> {
+  const stats = await server.cli("info", "commandstats");
+  let runs = 0;
+  for (const match of stats.matchAll(/^cmdstat_(?:evalsha|eval):calls=(\d+)/gm)) runs += Number(match[1]);
+  return runs;
+}
+
+/** The outcomes of `calls`, all made in one turn of the event loop (so they share batches). */
+const inOneTurn = <T>(calls: readonly (() => Promise<T>)[]): Promise<{ ok: boolean; value: T | unknown }[]> => Promise.all(calls.map((call) => outcome(call())));
 
 const fields = (res: unknown) => {
   const r = res as RateLimiterRes;
@@ -73,6 +84,20 @@ describe("RedisTokenBucket", function () {
       expect(await client!.pttl(`${keyPrefix}{c1}`)).to.be.within(700, 800); // 4 tokens at 5/s
     });
 
+    it("stores the bucket as one string \"tokens at\", and reads and replaces a hash {tokens, at} of an earlier version", async () => {
+      const keyPrefix = prefix();
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 10, refillPerSecond: 0.001, keyPrefix });
+      await limiter.consume("c1", 4);
+      const [tokens, at] = (await client!.get(limiter.keyOf("c1")))!.split(" ").map(Number);
+      expect(tokens).to.be.within(6, 6.001);
+      const [seconds, micros] = (await client!.time()).map(Number);
+      expect(at).to.be.within(seconds! * 1000 + micros! / 1000 - 1000, seconds! * 1000 + micros! / 1000);
+      await client!.hset(limiter.keyOf("old"), "tokens", "3", "at", String(at));
+      const res = await limiter.consume("old");
+      expect(res.remainingPoints).to.equal(2);
+      expect(await client!.type(limiter.keyOf("old"))).to.equal("string");
+    });
+
     it("is one bucket for every limiter on the same Redis (the fleet's shared limit)", async () => {
       const keyPrefix = prefix();
       const nodes = [1, 2, 3].map(() => new RedisTokenBucket({ client: client!, capacity: 5, refillPerSecond: 0.001, keyPrefix }));
@@ -97,6 +122,78 @@ describe("RedisTokenBucket", function () {
       await sleep(60); // 1.2 tokens
       expect((await outcome(limiter.consume("c1"))).ok).to.equal(true);
       expect((await outcome(limiter.consume("c1"))).ok).to.equal(false);
+    });
+  });
+
+  describe("the calls of one turn", () => {
+    it("go to Redis as one script run (a burst of 50 consumes of 50 clients)", async () => {
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 5, refillPerSecond: 0.001, keyPrefix: prefix() });
+      await limiter.consume("warm-up"); // the script is in Redis's cache from here on
+      const before = await scriptRuns(redis!);
+      const results = await inOneTurn(Array.from({ length: 50 }, (_, i) => () => limiter.consume(`c${i}`)));
+      expect(await scriptRuns(redis!)).to.equal(before + 1);
+      expect(results.every((r) => r.ok && (r.value as RateLimiterRes).remainingPoints === 4)).to.equal(true);
+    });
+
+    it("see each other in order when they share a key: 8 consumes of one client with capacity 5 admit the first 5", async () => {
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 5, refillPerSecond: 0.001, keyPrefix: prefix() });
+      const results = await inOneTurn(Array.from({ length: 8 }, () => () => limiter.consume("c1")));
+      expect(results.map((r) => r.ok)).to.deep.equal([true, true, true, true, true, false, false, false]);
+      expect(results.map((r) => (r.value as RateLimiterRes).remainingPoints)).to.deep.equal([4, 3, 2, 1, 0, 0, 0, 0]);
+      expect(results.map((r) => (r.value as RateLimiterRes).isFirstInDuration)).to.deep.equal([true, false, false, false, false, false, false, false]);
+    });
+
+    it("answer admitted and refused calls, and every other op, as the in-memory TokenBucket does in the same order", async () => {
+      const shared = new RedisTokenBucket({ client: client!, capacity: 3, refillPerSecond: 0.001, keyPrefix: prefix() });
+      const memory = new TokenBucket({ capacity: 3, refillPerSecond: 0.001, now: () => 0 });
+      const script = (limiter: RedisTokenBucket | TokenBucket) => [
+        () => limiter.consume("a", 2),
+        () => limiter.consume("b"),
+        () => limiter.consume("a", 2), // refused: 1 left
+        () => limiter.get("never"),
+        () => limiter.penalty("b", 4),
+        () => limiter.consume("b"), // refused: -2
+        () => limiter.reward("b", 10),
+        () => limiter.consume("a"),
+        () => limiter.set("c", 2, 0),
+        () => limiter.consume("c", 2), // refused: 1 left
+        () => limiter.block("d", 1000),
+        () => limiter.get("a"),
+      ];
+      const [a, b] = await Promise.all([inOneTurn(script(shared)), inOneTurn(script(memory))]);
+      expect(a.map((r) => r.ok)).to.deep.equal(b.map((r) => r.ok));
+      // isFirstInDuration is left out: on a new key Redis says true for set() and block() as well.
+      const points = (r: { value: unknown }) => (r.value === null ? null : { remaining: (r.value as RateLimiterRes).remainingPoints, consumed: (r.value as RateLimiterRes).consumedPoints });
+      expect(a.map(points)).to.deep.equal(b.map(points));
+      expect(a.map((r) => r.ok)).to.deep.equal([true, true, false, true, true, false, true, true, true, false, true, true]);
+    });
+
+    it("go in runs of maxBatch calls at most, still in order (25 calls, maxBatch 10: three runs)", async () => {
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 20, refillPerSecond: 0.001, keyPrefix: prefix(), maxBatch: 10 });
+      await limiter.consume("warm-up");
+      const before = await scriptRuns(redis!);
+      const results = await inOneTurn(Array.from({ length: 25 }, () => () => limiter.consume("c1")));
+      expect(await scriptRuns(redis!)).to.equal(before + 3);
+      expect(results.map((r) => r.ok)).to.deep.equal([...Array<boolean>(20).fill(true), ...Array<boolean>(5).fill(false)]);
+      expect(() => new RedisTokenBucket({ client: client!, maxBatch: 0 })).to.throw(RangeError, /maxBatch/);
+    });
+
+    it("fall back to the insurance bucket together when their run times out, which counts as one failure", async () => {
+      const logger = recordingLogger();
+      const limiter = new RedisTokenBucket({ client: client!, capacity: 3, refillPerSecond: 0.001, keyPrefix: prefix(), timeoutMs: 80, logger });
+      await limiter.consume("c1", 3); // Redis would refuse every call below; the full insurance bucket admits 3
+      let failures = 0;
+      const failed = limiter.health.failed.bind(limiter.health);
+      limiter.health.failed = (error) => {
+        failures++;
+        failed(error);
+      };
+      await redis!.cli("client", "pause", "300", "all");
+      const results = await inOneTurn(Array.from({ length: 4 }, () => () => limiter.consume("c1")));
+      expect(results.map((r) => r.ok)).to.deep.equal([true, true, true, false]);
+      expect(failures).to.equal(1);
+      expect(logger.lines.filter((l) => l.level === "warn").map((l) => l.msg?.split(":")[0])).to.deep.equal(["Redis lost"]);
+      await sleep(300);
     });
   });
 
@@ -175,5 +272,35 @@ describe("RedisTokenBucket", function () {
         expect(seen, limiter.constructor.name).to.deep.equal(["OK", "OK", "RESOURCE_EXHAUSTED"]);
       }
     });
+  });
+});
+
+describe("RedisTokenBucket on a Redis Cluster", function () {
+  this.timeout(30_000);
+  let cluster: RedisCluster | undefined;
+  let client: RedisClient | undefined;
+
+  before(async function () {
+    requireRedis(this);
+    cluster = await RedisCluster.start(3);
+    client = await createRedisClient({ clusterNodes: cluster.seeds.split(",") });
+    expect(await whenConnected(client, 5000)).to.equal("ready");
+  });
+  after(async () => {
+    if (client !== undefined) await closeRedisClient(client);
+    await cluster?.stop();
+  });
+
+  it("runs the calls of one turn as one script per slot, each key exact (30 clients x 3 calls, capacity 2)", async () => {
+    const limiter = new RedisTokenBucket({ client: client!, capacity: 2, refillPerSecond: 0.001, keyPrefix: "cl:" });
+    const clients = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    await inOneTurn(clients.map((c) => () => limiter.consume(`warm-${c}`))); // loads the script on every master
+    const slots = new Set(await Promise.all(clients.map((c) => cluster!.nodes[0]!.cli("cluster", "keyslot", limiter.keyOf(c)))));
+    const runs = async () => (await Promise.all(cluster!.nodes.map(scriptRuns))).reduce((sum, n) => sum + n, 0);
+    const before = await runs();
+    const results = await inOneTurn(clients.flatMap((c) => [1, 2, 3].map(() => () => limiter.consume(c))));
+    expect(await runs()).to.equal(before + slots.size);
+    expect(limiter.health.state).to.equal("up");
+    for (let i = 0; i < clients.length; i++) expect(results.slice(3 * i, 3 * i + 3).map((r) => r.ok), clients[i]).to.deep.equal([true, true, false]);
   });
 });
