@@ -66,10 +66,26 @@ const INFO = 30;
 const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
 
 /** A pino logger's state under its documented integration symbols (`pino.symbols`). */
-type PinoInternals = Record<symbol, unknown> & {
-  readonly levelVal: number;
-  on(event: "level-change", listener: () => void): unknown;
-};
+type PinoInternals = Record<symbol, unknown> & { on(event: "level-change", listener: () => void): unknown };
+
+/**
+ * `() => logger.isLevelEnabled(level)`, answered from a cached flag for a logger made by
+ * {@link createLogger}: pino reads the level from the logger's properties, which are in
+ * dictionary mode, and that lookup per call was a cost of its own (issue 6). The flag follows
+ * pino's level-change event. Any other logger is asked every time.
+ *
+ * @example
+ *   const debugOn = levelGate(logger, "debug");
+ *   if (debugOn()) line.metadata = redactMetadata(ctx.metadata);
+ */
+export function levelGate(logger: Logger, level: LogLevel): () => boolean {
+  if (!plainLoggers.has(logger)) return () => logger.isLevelEnabled(level);
+  let enabled = logger.isLevelEnabled(level);
+  (logger as unknown as PinoInternals).on("level-change", () => {
+    enabled = logger.isLevelEnabled(level);
+  });
+  return () => enabled;
+}
 
 /** ".001" ... ".999" without trailing zeros, and "" for 0: the decimals of a count of thousandths. */
 const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => (i === 0 ? "" : `.${String(i).padStart(3, "0").replace(/0+$/, "")}`));
@@ -127,20 +143,17 @@ export function infoLineWriter(logger: Logger, msg: string, keys: readonly strin
   const epochTime = time === pino.stdTimeFunctions.epochTime;
   const stream = internals[streamSym] as { write(line: string): unknown };
   // Read once: a pino logger's properties are in dictionary mode, and reading one per line cost
-  // more than the rest of the line. The level follows pino's level-change event; the bindings
-  // are those of the moment (createLogger's logger has no setBindings() caller).
+  // more than the rest of the line. The level is gated by levelGate(); the bindings are those of
+  // the moment (createLogger's logger has no setBindings() caller).
   const bindings = internals[chindingsSym] as string;
-  let enabled = internals.levelVal <= INFO;
-  internals.on("level-change", () => {
-    enabled = internals.levelVal <= INFO;
-  });
+  const enabled = levelGate(logger, "info");
   const quotedKeys = keys.map((key) => `,${JSON.stringify(key)}:`);
   const tail = `,"msg":${JSON.stringify(msg)}${internals[endSym] as string}`;
   // pino's default time, `,"time":<epoch ms>`, made once per millisecond.
   let timeMs = -1;
   let timeText = "";
   return (values) => {
-    if (!enabled) return;
+    if (!enabled()) return;
     let stamp: string;
     if (epochTime) {
       const ms = Date.now();

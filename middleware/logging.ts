@@ -1,7 +1,7 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/host.js";
-import { createLogger, infoLineWriter, type Logger, redactMetadata } from "../lib/logger.js";
+import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logger.js";
 import { Metadata } from "../lib/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/middleware.js";
 
@@ -37,6 +37,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
 
   // The info line of a call, built without an object and pino's generic formatting (issue 6).
   const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed"]);
+  const debugOn = levelGate(logger, "debug");
 
   async function logCall(ctx: CallContext, next: Next): Promise<void> {
     const start = now();
@@ -44,7 +45,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
       await next();
     } finally {
       const ms = Math.round((now() - start) * 1000) / 1000;
-      if (logger.isLevelEnabled("debug")) {
+      if (debugOn()) {
         const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms };
         const failed = ctx.interceptorFailed;
         if (failed !== undefined) line["failed"] = failed;
