@@ -35,10 +35,21 @@ export class LineReader {
 
   /** Feeds the next chunk. */
   push(chunk: Buffer): void {
-    let start = 0;
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, start)) {
-      this.#finish(chunk, start, nl);
-      start = nl + 1;
+    const first = chunk.indexOf(NEWLINE);
+    if (first === -1) {
+      this.#hold(chunk);
+      return;
+    }
+    // The first line may continue bytes held from earlier chunks.
+    this.#finish(chunk, 0, first);
+    let start = first + 1;
+    const last = chunk.lastIndexOf(NEWLINE);
+    if (last > first) {
+      // The lines wholly inside this chunk: decoded at once and cut as text, one native call
+      // per chunk instead of one per line (issue 6). The same text as decoding each line: a
+      // newline byte never sits inside a UTF-8 sequence and ends any broken one.
+      this.#lines(chunk, start, last);
+      start = last + 1;
     }
     if (start < chunk.length) this.#hold(chunk.subarray(start));
   }
@@ -46,6 +57,32 @@ export class LineReader {
   /** The input has ended: delivers a last line that had no newline. */
   end(): void {
     if (this.#pendingBytes > 0 || this.#dropped >= 0) this.#finish(Buffer.alloc(0), 0, 0);
+  }
+
+  /** Delivers each line of `chunk` from `start` to `end` (a newline), none held before them. */
+  #lines(chunk: Buffer, start: number, end: number): void {
+    const max = this.#options.maxLineBytes;
+    const text = chunk.toString("utf8", start, end);
+    // Where the line numbered `counted` in this stretch starts in the bytes; found only for a
+    // line long enough to need its byte count, and moved forward only.
+    let counted = 0;
+    let countedAt = start;
+    for (let from = 0, index = 0; ; index++) {
+      const nl = text.indexOf("\n", from);
+      const line = nl === -1 ? text.slice(from) : text.slice(from, nl);
+      const lineNo = ++this.#lineNo;
+      // A line decodes to at most as many UTF-16 units as it has bytes, and has at most 3 bytes
+      // per unit (a broken sequence of up to 3 becomes one U+FFFD): most lines need no count.
+      if (line.length * 3 <= max) this.#options.onLine(line, lineNo);
+      else {
+        for (; counted < index; counted++) countedAt = chunk.indexOf(NEWLINE, countedAt) + 1;
+        const bytes = chunk.indexOf(NEWLINE, countedAt) - countedAt;
+        if (bytes > max) this.#options.onOversize(lineNo, bytes);
+        else this.#options.onLine(line, lineNo);
+      }
+      if (nl === -1) return;
+      from = nl + 1;
+    }
   }
 
   #hold(part: Buffer): void {
