@@ -215,9 +215,20 @@ export class Application<S extends object = object> {
       // left to do, so its layer is done too, with no await and no microtask of its own. On the
       // RPC host's hot path auth and rate_limit end so, behind a synchronous handler (issue 6).
       // Anything else waits for the middleware's promise, as an async layer would.
-      if (result === ctx.returned && result !== undefined && ctx.open === open && ctx.depth > index) {
-        returned(ctx, open);
-        return result as Promise<void>;
+      if (result === ctx.returned && result !== undefined && ctx.depth > index) {
+        if (ctx.open === open) {
+          returned(ctx, open);
+          return result as Promise<void>;
+        }
+        // A tail call over a downstream still running (waiting for Redis, say): the layer is
+        // done when the downstream is, so it leaves with it (lib/misuse.ts: leave) instead of
+        // holding an async frame until then (issue 6: with the Redis limiter, hundreds of calls
+        // are in flight and their frames survive every scavenge). Not the first layer entered:
+        // it keeps errors from run(), so it must see them.
+        if (open !== 1) {
+          (ctx.tails ??= []).push(open);
+          return result as Promise<void>;
+        }
       }
       return (ctx.returned = awaited(ctx, result, open));
     };

@@ -85,6 +85,11 @@ export class CallContext<S extends object = object> {
    * that returns exactly this after its downstream has finished tail-called next().
    */
   returned: Promise<void> | undefined = undefined;
+  /**
+   * Levels (counts in {@link open}) of layers whose middleware tail-called next() while the
+   * layers under them still ran: they are done when those are. The pipeline's bookkeeping.
+   */
+  tails: number[] | undefined = undefined;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;

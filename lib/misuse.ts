@@ -41,12 +41,21 @@ export async function settled(): Promise<void> {
  * early and waits for it: nobody holds this layer's promise, which must then not reject.
  */
 export function leave(ctx: CallContext, open: number): boolean {
-  ctx.open = open - 1;
+  let level = open - 1;
+  // A layer above that tail-called next() over this one is done now too (see Application).
+  const tails = ctx.tails;
+  if (tails !== undefined) {
+    for (let i = tails.indexOf(level); i !== -1; i = tails.indexOf(level)) {
+      tails.splice(i, 1);
+      level--;
+    }
+  }
+  ctx.open = level;
   const waiting = ctx.waiting;
   if (waiting === undefined) return true;
   for (let i = 0; i < waiting.length; i++) {
     const waiter = waiting[i];
-    if (waiter?.level !== open - 1) continue;
+    if (waiter?.level !== level) continue;
     waiting.splice(i, 1);
     waiter.wake();
     return false;

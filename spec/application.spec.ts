@@ -329,3 +329,53 @@ describe("Application.run()", () => {
     });
   });
 });
+
+describe("Application: middleware that tail-call next() (return next())", () => {
+  const tail = (name: string): Middleware => Object.defineProperty((_ctx: CallContext, next: Next) => next(), "name", { value: name });
+  const later = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5));
+
+  it("over a downstream that is still running: blame stays where the error was thrown, run() resolves", async () => {
+    const { app, errors } = application();
+    app.use(tracer("outer", [])).use(tail("t1")).use(tail("t2")).handle(async () => {
+      await later();
+      throw new StatusError(Status.NOT_FOUND, "gone");
+    });
+    const ctx = newCall();
+    await app.run(ctx);
+    expect(ctx.status).to.equal(Status.NOT_FOUND);
+    expect(ctx.failure?.at).to.equal(HANDLER);
+    expect(ctx.applied).to.deep.equal(["outer", "t1", "t2"]);
+    expect(ctx.open, "every layer has left").to.equal(0);
+    expect(errors).to.deep.equal([]);
+  });
+
+  it("as the first layer, over a downstream that fails later: run() still never rejects", async () => {
+    const { app } = application();
+    app.use(tail("t1")).use(tail("t2")).handle(async () => {
+      await later();
+      throw new Error("bug");
+    });
+    const ctx = newCall();
+    await app.run(ctx);
+    expect(ctx.status).to.equal(Status.INTERNAL);
+    expect(ctx.failure?.at).to.equal(HANDLER);
+    expect(ctx.open).to.equal(0);
+  });
+
+  it("under a middleware that returned early: that one is still caught, once its downstream (tail layers included) is done", async () => {
+    const { app, errors } = application();
+    const early = Object.defineProperty((_ctx: CallContext, next: Next) => void next(), "name", { value: "early" }) as Middleware;
+    let handlerDone = false;
+    app.use(early).use(tail("t1")).handle(async () => {
+      await later();
+      handlerDone = true;
+    });
+    const ctx = newCall();
+    await app.run(ctx);
+    expect(handlerDone, "the reply waits for the downstream").to.equal(true);
+    expect(ctx.status).to.equal(Status.INTERNAL);
+    expect(ctx.failure?.at).to.equal("early");
+    expect(errors.map((e) => e.at)).to.deep.equal(["early"]);
+    expect(ctx.open).to.equal(0);
+  });
+});
