@@ -94,7 +94,8 @@ const THOUSANDTHS = Array.from({ length: 1000 }, (_, i) => (i === 0 ? "" : `.${S
  * A finite number as JavaScript prints it. A whole number of thousandths from 0 to 2^31 (a
  * duration in ms rounded to the microsecond) is put together from two small integers instead:
  * printing a fraction costs a shortest-digits search, and this is the same text (a decimal of
- * at most 13 significant digits is the shortest that reads back as its double).
+ * at most 10 significant digits, fewer than a double's 15, is the shortest that reads back as
+ * its double; spec/logger.spec.ts compares with pino's own output).
  */
 function numberText(value: number): string {
   const thousandths = Math.round(value * 1000);
