@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { createLogger } from "../lib/logger.js";
+import { createLogger } from "../lib/logging/logger.js";
 
 /**
  * A reference program for `npm run bench`, not a target: ../shared/bench/floor-batched.js

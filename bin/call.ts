@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
-import { type CallResult, type Client, createClient, credentials, deadline, logging, spawnNode } from "../lib/client/index.js";
-import { LineReader } from "../lib/line-reader.js";
-import { dumps } from "../lib/python-json.js";
+import { type CallResult, type Client, createClient, credentials, deadline, logging, spawnNode } from "../client.js";
+import { LineReader } from "../lib/hosts/stdio/line-reader.js";
+import { dumps } from "../lib/hosts/stdio/python-json.js";
 
 const USAGE = `Usage: bin/call [options] SERVICE METHOD [JSON]     one call; prints the reply
        bin/call [options]                         one call per stdin line: SERVICE METHOD [JSON]

@@ -1,9 +1,9 @@
 import os from "node:os";
-import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/config.js";
-import { LineReader } from "../lib/line-reader.js";
-import { createLogger } from "../lib/logger.js";
-import { RpcNode } from "../lib/node.js";
-import { createNodeApplication } from "../lib/node-app.js";
+import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/app/config.js";
+import { LineReader } from "../lib/hosts/stdio/line-reader.js";
+import { createLogger } from "../lib/logging/logger.js";
+import { RpcNode } from "../lib/hosts/stdio/rpc-node.js";
+import { createNodeApplication } from "../lib/app/node-app.js";
 
 const END_OF_INPUT = "end of input";
 
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   }
   // Only a node told to share its limits loads the Redis code and ioredis (issue #3).
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
-    ? await (await import("../lib/redis-backend.js")).openRedisBackend(config, logger)
+    ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
   const stdin = process.stdin;
   const stdout = process.stdout;

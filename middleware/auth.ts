@@ -1,9 +1,9 @@
-import type { CallContext } from "../lib/context.js";
-import { type KoaContext, requestHeader } from "../lib/host.js";
-import type { Next, PortableMiddleware } from "../lib/middleware.js";
-import { Status } from "../lib/status.js";
-import { StatusError } from "../lib/status-error.js";
-import { type MethodSelector, select } from "../lib/when.js";
+import type { CallContext } from "../lib/core/context.js";
+import { type KoaContext, requestHeader } from "../lib/core/host-context.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { Status } from "../lib/core/status.js";
+import { StatusError } from "../lib/core/status-error.js";
+import { type MethodSelector, select } from "../lib/core/when.js";
 
 /** Who the caller is, once auth has accepted its token. Never holds the token itself. */
 export interface Principal {

@@ -1,9 +1,9 @@
 import { performance } from "node:perf_hooks";
-import { CallContext } from "../lib/context.js";
-import { clientOf, httpStatusOf, type KoaContext } from "../lib/host.js";
-import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logger.js";
-import { Metadata } from "../lib/metadata.js";
-import type { Next, PortableMiddleware } from "../lib/middleware.js";
+import { CallContext } from "../lib/core/context.js";
+import { clientOf, httpStatusOf, type KoaContext } from "../lib/core/host-context.js";
+import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logging/logger.js";
+import { Metadata } from "../lib/core/metadata.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {

@@ -1,10 +1,10 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
-import { CallContext } from "../lib/context.js";
-import { clientOf, type HostContext, type KoaContext } from "../lib/host.js";
-import type { Next, PortableMiddleware } from "../lib/middleware.js";
-import { Status } from "../lib/status.js";
-import { StatusError } from "../lib/status-error.js";
-import { TokenBucket } from "../lib/token-bucket.js";
+import { CallContext } from "../lib/core/context.js";
+import { clientOf, type HostContext, type KoaContext } from "../lib/core/host-context.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { Status } from "../lib/core/status.js";
+import { StatusError } from "../lib/core/status-error.js";
+import { TokenBucket } from "../lib/limiters/token-bucket.js";
 
 /** The part of a rate-limiter-flexible limiter this middleware uses. */
 export interface ConsumingLimiter {

@@ -1,6 +1,6 @@
-import { Metadata } from "../metadata.js";
-import { Status, type StatusName } from "../status.js";
-import { StatusError } from "../status-error.js";
+import { Metadata } from "../core/metadata.js";
+import { Status, type StatusName } from "../core/status.js";
+import { StatusError } from "../core/status-error.js";
 import type { Deadline } from "./deadline.js";
 import type { Reply } from "./transport.js";
 

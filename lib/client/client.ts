@@ -1,5 +1,5 @@
-import { Status, type StatusName } from "../status.js";
-import { StatusError } from "../status-error.js";
+import { Status, type StatusName } from "../core/status.js";
+import { StatusError } from "../core/status-error.js";
 import { ClientCallContext } from "./call-context.js";
 import { type Clock, systemClock } from "./clock.js";
 import { checkTimeoutMs, encodeTimeout, withDeadline } from "./deadline.js";

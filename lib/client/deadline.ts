@@ -1,5 +1,5 @@
-import { Status } from "../status.js";
-import { StatusError } from "../status-error.js";
+import { Status } from "../core/status.js";
+import { StatusError } from "../core/status-error.js";
 import type { ClientCallContext } from "./call-context.js";
 import type { Clock } from "./clock.js";
 

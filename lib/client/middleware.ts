@@ -1,4 +1,4 @@
-import type { Next } from "../middleware.js";
+import type { Next } from "../core/middleware.js";
 import type { ClientCallContext } from "./call-context.js";
 
 /** Marks, at the type level only, the state a client middleware adds for those after it. */

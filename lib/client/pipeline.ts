@@ -1,6 +1,6 @@
 import compose from "koa-compose";
-import type { Next } from "../middleware.js";
-import { StatusError } from "../status-error.js";
+import type { Next } from "../core/middleware.js";
+import { StatusError } from "../core/status-error.js";
 import type { ClientCallContext } from "./call-context.js";
 import { type ClientMiddleware, RESENDS } from "./middleware.js";
 

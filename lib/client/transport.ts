@@ -1,4 +1,4 @@
-import type { StatusName } from "../status.js";
+import type { StatusName } from "../core/status.js";
 
 /** One call as it leaves the client pipeline for the transport. */
 export interface OutgoingCall {

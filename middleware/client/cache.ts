@@ -1,8 +1,8 @@
-import type { Next } from "../../lib/middleware.js";
+import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import { type Clock, systemClock } from "../../lib/client/clock.js";
 import type { ClientMiddleware } from "../../lib/client/middleware.js";
-import { Status } from "../../lib/status.js";
+import { Status } from "../../lib/core/status.js";
 
 /** What cache adds to `ctx.state`. */
 export interface CacheState {

@@ -1,8 +1,8 @@
-import type { Next } from "../../lib/middleware.js";
+import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import type { ClientMiddleware } from "../../lib/client/middleware.js";
-import { Status } from "../../lib/status.js";
-import { StatusError } from "../../lib/status-error.js";
+import { Status } from "../../lib/core/status.js";
+import { StatusError } from "../../lib/core/status-error.js";
 
 /** Options of {@link credentials}. */
 export interface CredentialsOptions {

@@ -1,4 +1,4 @@
-import type { Next } from "../../lib/middleware.js";
+import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import { type Clock, systemClock } from "../../lib/client/clock.js";
 import { checkTimeoutMs, withDeadline } from "../../lib/client/deadline.js";

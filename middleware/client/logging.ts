@@ -1,8 +1,8 @@
 import { performance } from "node:perf_hooks";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import type { ClientMiddleware } from "../../lib/client/middleware.js";
-import { createLogger, type Logger, redactMetadata } from "../../lib/logger.js";
-import type { Next } from "../../lib/middleware.js";
+import { createLogger, type Logger, redactMetadata } from "../../lib/logging/logger.js";
+import type { Next } from "../../lib/core/middleware.js";
 
 /** Options of {@link logging}. */
 export interface ClientLoggingOptions {

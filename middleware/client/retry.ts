@@ -1,9 +1,9 @@
-import type { Next } from "../../lib/middleware.js";
+import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import { type Clock, sleep, systemClock } from "../../lib/client/clock.js";
 import { type ClientMiddleware, resending } from "../../lib/client/middleware.js";
-import { isStatusName, Status, type StatusName } from "../../lib/status.js";
-import { StatusError } from "../../lib/status-error.js";
+import { isStatusName, Status, type StatusName } from "../../lib/core/status.js";
+import { StatusError } from "../../lib/core/status-error.js";
 
 /** What {@link RetryOptions.onRetry} is told before each backoff. */
 export interface RetryEvent {

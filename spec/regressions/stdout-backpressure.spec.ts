@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { Outbox } from "../../lib/outbox.js";
+import { Outbox } from "../../lib/hosts/stdio/outbox.js";
 
 // Regressions in bin/node's flow control on stdout:
 // 1. A 'drain' that found the outbox buffer empty left `congested` set, so bin/node kept stdin

@@ -1,0 +1,197 @@
+import type { Application } from "../../core/application.js";
+import { CallContext } from "../../core/context.js";
+import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "../../core/limits.js";
+import type { Logger } from "../../logging/logger.js";
+import { type Body, Outbox } from "./outbox.js";
+import { Stats } from "./stats.js";
+import { dumps, quote, stringListDumper } from "./python-json.js";
+import { Status } from "../../core/status.js";
+
+/** Options of {@link RpcNode}. */
+export interface RpcNodeOptions {
+  /** The pipeline every grpc_call runs through. */
+  readonly app: Application;
+  readonly logger: Logger;
+  /** Writes a batch of output lines; returns false when the reader wants us to wait. */
+  readonly write: (chunk: string) => boolean;
+  /**
+   * What a call's metadata may carry; a call over them is answered RESOURCE_EXHAUSTED without
+   * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
+   */
+  readonly limits?: CallLimits;
+}
+
+/** Maelstrom's error code for a message type the node does not support. */
+export const NOT_SUPPORTED = 10;
+
+type Envelope = { readonly src: string; readonly dest?: unknown; readonly body: Record<string, unknown> };
+
+function isEnvelope(msg: unknown): msg is Envelope {
+  if (msg === null || typeof msg !== "object" || Array.isArray(msg)) return false;
+  const { src, body } = msg as Record<string, unknown>;
+  return typeof src === "string" && body !== null && typeof body === "object" && !Array.isArray(body);
+}
+
+const asString = (value: unknown): string => (typeof value === "string" ? value : "");
+
+/**
+ * The msg_id a reply can carry as its in_reply_to: a finite number or a string, echoed as is.
+ * Anything else (null, a boolean, an object, an array, a number too large for a double) is not
+ * answered: echoing an object means serialising it, which a deeply nested one turns into a stack
+ * overflow, and 1e400 parses to Infinity, which no JSON parser reads back.
+ */
+function replyIdOf(msgId: unknown): number | string | undefined {
+  return (typeof msgId === "number" && Number.isFinite(msgId)) || typeof msgId === "string" ? msgId : undefined;
+}
+
+/** A message type for the error text and the log, whatever JSON value it is; never throws. */
+function typeText(type: unknown): string {
+  // Not String(type): an array nested 100,000 deep overflows the stack, {"toString": 1} throws.
+  if (typeof type === "string") return type.slice(0, 200);
+  if (type === null || typeof type !== "object") return String(type);
+  return Array.isArray(type) ? "(an array)" : "(an object)";
+}
+
+const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined =>
+  inReplyTo === undefined ? undefined : { type: "init_ok", in_reply_to: inReplyTo };
+
+const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined =>
+  inReplyTo === undefined ? undefined : { type: "error", in_reply_to: inReplyTo, code: NOT_SUPPORTED, text: `unsupported message type: ${type}` };
+
+/**
+ * The protocol side of bin/node (see PROTOCOL.md): turns each line into a message, each
+ * grpc_call into a {@link CallContext} run through the application, and each outcome into its
+ * reply, through an {@link Outbox} that keeps replies in arrival order.
+ */
+export class RpcNode {
+  readonly stats = new Stats();
+  readonly outbox: Outbox;
+  readonly #app: Application;
+  readonly #logger: Logger;
+  readonly #limits: CallLimits;
+  #nodeId: string | undefined;
+  #nodeIds: readonly string[] = [];
+
+  constructor(options: RpcNodeOptions) {
+    this.#app = options.app;
+    this.#logger = options.logger;
+    this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
+    this.outbox = new Outbox({
+      write: options.write,
+      onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
+    });
+  }
+
+  /** The id `init` gave this node, if it has arrived. */
+  get nodeId(): string | undefined {
+    return this.#nodeId;
+  }
+
+  /** All node ids `init` named. */
+  get nodeIds(): readonly string[] {
+    return this.#nodeIds;
+  }
+
+  /** Handles one input line; bad lines are logged with their number and skipped. */
+  readonly handleLine = (line: string, lineNo: number): void => {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      if (line.trim() === "") return;
+      // Not JSON.parse's message: it quotes the input ('Unexpected token 'B', "Bearer s3cret"
+      // is not valid JSON'), and the input may hold a bearer token.
+      this.#logger.warn({ line: lineNo, chars: line.length }, "input line is not JSON; skipped");
+      return;
+    }
+    if (!isEnvelope(msg)) {
+      this.#logger.warn({ line: lineNo }, "input line is not an envelope with a string src and an object body; skipped");
+      return;
+    }
+    try {
+      this.handleMessage(msg, lineNo);
+    } catch (error) {
+      // A bug must cost one message, not the process and every reply still in the outbox.
+      this.#logger.error({ line: lineNo, err: error }, "internal error handling a message; skipped");
+    }
+  };
+
+  /** Handles one envelope. */
+  handleMessage(msg: Envelope, lineNo = 0): void {
+    const body = msg.body;
+    const msgId = body["msg_id"];
+    const inReplyTo = replyIdOf(msgId);
+    const src = this.#nodeId ?? asString(msg.dest);
+    if (msgId === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
+    else if (inReplyTo === undefined) this.#logger.warn({ line: lineNo }, "msg_id is not a finite number or a string; no reply will be sent");
+    switch (body["type"]) {
+      case "grpc_call": {
+        const ctx = new CallContext({
+          service: asString(body["service"]),
+          method: asString(body["method"]),
+          request: body["request"],
+          metadata: body["metadata"],
+          peer: msg.src,
+        });
+        const over = metadataOverLimits(body["metadata"], this.#limits);
+        if (over === undefined) {
+          this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
+          return;
+        }
+        // Refused at the door, as a gRPC server refuses oversized metadata: no interceptor ran.
+        ctx.status = Status.RESOURCE_EXHAUSTED;
+        this.#logger.warn({ line: lineNo, client: msg.src.slice(0, 200), over }, "call refused: metadata over the limits");
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall);
+        return;
+      }
+      case "grpc_interceptor_stats":
+        this.outbox.push(src, msg.src, inReplyTo, undefined, this.#renderStats);
+        return;
+      case "init":
+        this.#init(body, lineNo);
+        this.outbox.push(this.#nodeId ?? src, msg.src, inReplyTo, undefined, renderInit);
+        return;
+      default: {
+        const type = typeText(body["type"]);
+        this.#logger.warn({ line: lineNo, type }, "unsupported message type");
+        this.outbox.push(src, msg.src, inReplyTo, type, renderNotSupported);
+      }
+    }
+  }
+
+  /** Resolves once every reply to what was read so far has been written. */
+  whenIdle(): Promise<void> {
+    return this.outbox.whenIdle();
+  }
+
+  #init(body: Record<string, unknown>, lineNo: number): void {
+    const nodeId = body["node_id"];
+    const nodeIds = body["node_ids"];
+    if (typeof nodeId !== "string" || nodeId === "") {
+      this.#logger.warn({ line: lineNo }, "init without a string node_id; keeping the current id");
+      return;
+    }
+    this.#nodeId = nodeId;
+    this.#nodeIds = Array.isArray(nodeIds) ? nodeIds.filter((id): id is string => typeof id === "string") : [];
+  }
+
+  readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
+    inReplyTo === undefined ? undefined : { type: "grpc_interceptor_stats_ok", in_reply_to: inReplyTo, stats: this.stats.toWire() };
+
+  readonly #appliedText = stringListDumper();
+
+  /** The grpc_call_ok body, serialised without building it: one per call (issue 6). */
+  readonly #renderCall = (ctx: CallContext, inReplyTo: unknown, msgId: number): string | undefined => {
+    const failed = ctx.interceptorFailed;
+    this.stats.record(failed);
+    if (inReplyTo === undefined) return undefined;
+    let text = `{"type": "grpc_call_ok", "in_reply_to": ${dumps(inReplyTo)}, "status": ${quote(ctx.status)}`;
+    if (failed !== undefined) text += `, "interceptor_failed": ${quote(failed)}`;
+    else {
+      text += `, "interceptors_applied": ${this.#appliedText(ctx.applied)}`;
+      const response = ctx.responseToSend;
+      if (response !== undefined) text += `, "response": ${dumps(response)}`;
+    }
+    return `${text}, "msg_id": ${msgId}}`;
+  };
+}

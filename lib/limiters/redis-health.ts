@@ -1,0 +1,110 @@
+import type { EventEmitter } from "node:events";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "../logging/logger.js";
+
+/** Where a {@link RedisHealth} stands: no answer yet, answering, or failing. */
+export type RedisState = "connecting" | "up" | "down";
+
+/** Options of {@link RedisHealth}. */
+export interface RedisHealthOptions {
+  /** Where the state changes are logged, one line each. Default: nowhere. */
+  readonly logger?: Pick<Logger, "info" | "warn">;
+  /** While Redis is down, one call in this many ms is let through to see whether it is back. Default 250. */
+  readonly probeEveryMs?: number;
+  /** What depends on Redis, for the log lines. Default "rate limits". */
+  readonly subject?: string;
+  /** Monotonic clock in ms; inject a fake one in tests. Default performance.now. */
+  readonly now?: () => number;
+}
+
+/** The error's message; for a Cluster that reached no node, with the last node's error (ECONNREFUSED...). */
+function message(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const last = (error as { lastNodeError?: unknown }).lastNodeError;
+  return last instanceof Error ? `${error.message} (${last.message})` : error.message;
+}
+
+/**
+ * A circuit breaker for one Redis client, fed by command outcomes and the client's `ready` and
+ * `error` events. While Redis is up every call goes to it; once a command fails or times out,
+ * calls skip Redis (and its timeout) except one probe per `probeEveryMs`, until a probe
+ * succeeds or the client reconnects. Each change of state is logged once, never once per call
+ * (issue #3: "logs the state change once").
+ *
+ * @example
+ *   const health = new RedisHealth({ logger });
+ *   health.watch(redis);
+ *   if (health.shouldTry()) redis.get(k).then(() => health.succeeded(), (e) => health.failed(e));
+ */
+export class RedisHealth {
+  readonly #logger: Pick<Logger, "info" | "warn"> | undefined;
+  readonly #probeEveryMs: number;
+  readonly #subject: string;
+  readonly #now: () => number;
+  #state: RedisState = "connecting";
+  #nextProbeAt = 0;
+
+  constructor(options: RedisHealthOptions = {}) {
+    const { probeEveryMs = 250, subject = "rate limits", now = () => performance.now() } = options;
+    if (!Number.isFinite(probeEveryMs) || probeEveryMs < 0) throw new RangeError(`RedisHealth: probeEveryMs must be a number >= 0, got ${probeEveryMs}`);
+    this.#logger = options.logger;
+    this.#probeEveryMs = probeEveryMs;
+    this.#subject = subject;
+    this.#now = now;
+  }
+
+  /** The current state. */
+  get state(): RedisState {
+    return this.#state;
+  }
+
+  /**
+   * Follows `client`'s connection: `ready` means up, `error` (a connect that failed) down. An
+   * ioredis client (`status` "ready") that is connected already counts as up at once.
+   */
+  watch(client: Pick<EventEmitter, "on"> & { readonly status?: string }): this {
+    client.on("ready", () => this.succeeded());
+    client.on("error", (error: unknown) => this.#down(error));
+    if (client.status === "ready") this.succeeded();
+    return this;
+  }
+
+  /**
+   * Whether this call should go to Redis: always while up or connecting (a command on a client
+   * that is not connected yet fails at once, the offline queue being off); while down, only
+   * the first call after each `probeEveryMs`.
+   */
+  shouldTry(): boolean {
+    if (this.#state !== "down") return true;
+    const now = this.#now();
+    if (now < this.#nextProbeAt) return false;
+    this.#nextProbeAt = now + this.#probeEveryMs;
+    return true;
+  }
+
+  /** Redis answered. */
+  succeeded(): void {
+    if (this.#state === "up") return;
+    const was = this.#state;
+    this.#state = "up";
+    this.#logger?.info({ redis: "up" }, was === "connecting" ? `Redis connected: ${this.#subject} are shared through it` : `Redis back: ${this.#subject} are shared again`);
+  }
+
+  /**
+   * A command failed (refused, closed, timed out, any other error of the client). Before the
+   * first connection that only means "not connected yet": the client's `error` event tells
+   * when connecting failed.
+   */
+  failed(error: unknown): void {
+    if (this.#state !== "connecting") this.#down(error);
+  }
+
+  #down(error: unknown): void {
+    this.#nextProbeAt = this.#now() + this.#probeEveryMs;
+    if (this.#state === "down") return;
+    const was = this.#state;
+    this.#state = "down";
+    const lead = was === "connecting" ? "Redis unreachable at start" : "Redis lost";
+    this.#logger?.warn({ redis: "down", err: message(error) }, `${lead}: ${this.#subject} come from this node's in-memory insurance bucket until it answers`);
+  }
+}

@@ -1,0 +1,85 @@
+import { expect } from "chai";
+import { Writable } from "node:stream";
+import { LineWriter } from "../../../lib/client/transports/line-writer.js";
+import { replyFromWire } from "../../../lib/client/transports/wire-reply.js";
+import { Status } from "../../../lib/core/status.js";
+import { turn } from "../../support/fake-clock.js";
+
+/** A Writable that keeps each write() and only drains when told. */
+function slowStream(highWaterMark: number) {
+  const writes: string[] = [];
+  let release: (() => void) | undefined;
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk: Buffer, _encoding, callback) {
+      writes.push(chunk.toString());
+      release = callback;
+    },
+  });
+  return { stream, writes, drain: () => release?.() };
+}
+
+describe("new LineWriter(output)", () => {
+  it("sends the lines of one turn in one write()", async () => {
+    const { stream, writes, drain } = slowStream(1 << 20);
+    const writer = new LineWriter(stream);
+    writer.write("a\n");
+    writer.write("b\n");
+    await turn();
+    writer.write("c\n");
+    drain();
+    await turn();
+    expect(writes).to.deep.equal(["a\nb\n", "c\n"]);
+  });
+
+  it("holds lines while the stream wants to drain, then sends them together", async () => {
+    const { stream, writes, drain } = slowStream(1);
+    const writer = new LineWriter(stream);
+    writer.write("first\n");
+    await turn();
+    writer.write("second\n");
+    writer.write("third\n");
+    await turn();
+    expect(writes).to.deep.equal(["first\n"]);
+    expect(stream.writableLength, "held here, not piled into the stream").to.equal("first\n".length);
+    drain();
+    await turn();
+    await turn();
+    expect(writes).to.deep.equal(["first\n", "second\nthird\n"]);
+  });
+
+  it("end() writes what is held even while waiting, then ends the stream", async () => {
+    const { stream, writes, drain } = slowStream(1);
+    const writer = new LineWriter(stream);
+    writer.write("first\n");
+    await turn();
+    writer.write("last\n");
+    writer.end();
+    writer.write("too late\n");
+    drain();
+    await turn();
+    drain();
+    await turn();
+    expect(writes).to.deep.equal(["first\n", "last\n"]);
+    expect(stream.writableEnded).to.equal(true);
+  });
+});
+
+describe("replyFromWire(body)", () => {
+  it("reads grpc_call_ok as bin/node writes it", () => {
+    expect(replyFromWire({ type: "grpc_call_ok", in_reply_to: 1, status: "OK", interceptors_applied: ["logging"], response: { written: true }, msg_id: 0 })).to.deep.equal({
+      status: Status.OK,
+      response: { written: true },
+      interceptorsApplied: ["logging"],
+      interceptorFailed: undefined,
+    });
+    expect(replyFromWire({ type: "grpc_call_ok", status: "UNAUTHENTICATED", interceptor_failed: "auth" })).to.deep.include({ status: Status.UNAUTHENTICATED, interceptorFailed: "auth" });
+    expect(replyFromWire({ type: "grpc_call_ok", status: "WEIRD" }).status).to.equal(Status.UNKNOWN);
+  });
+
+  it("throws the status of an error reply, or of a reply it does not know", () => {
+    expect(() => replyFromWire({ type: "error", code: 10, text: "nope" })).to.throw().with.property("code", Status.UNIMPLEMENTED);
+    expect(() => replyFromWire({ type: "error", code: 13, text: "crash" })).to.throw().with.property("code", Status.UNKNOWN);
+    expect(() => replyFromWire({ type: "echo_ok" })).to.throw().with.property("code", Status.UNKNOWN);
+  });
+});

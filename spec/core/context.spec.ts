@@ -1,0 +1,46 @@
+import { expect } from "chai";
+import { CallContext, HANDLER } from "../../lib/core/context.js";
+import { Status } from "../../lib/core/status.js";
+import { StatusError } from "../../lib/core/status-error.js";
+
+function newCall(init: Partial<ConstructorParameters<typeof CallContext>[0]> = {}): CallContext {
+  return new CallContext({ service: "KeyValue", method: "Get", request: { key: "k" }, peer: "c1", ...init });
+}
+
+describe("new CallContext()", () => {
+  it("starts OK, with no response, nothing applied, no failure and an empty state", () => {
+    const ctx = newCall();
+    expect([ctx.status, ctx.response, ctx.applied, ctx.failure, ctx.handled]).to.deep.equal([Status.OK, undefined, [], undefined, false]);
+    expect(ctx.state).to.deep.equal({});
+    expect(ctx.signal).to.equal(undefined);
+  });
+
+  it("wraps the metadata for case-insensitive lookup and keeps the given state and signal", () => {
+    const controller = new AbortController();
+    const ctx = new CallContext({ service: "S", method: "M", request: null, peer: "p", metadata: { Authorization: "x" }, state: { tenant: "t" }, signal: controller.signal });
+    expect(ctx.metadata.get("authorization")).to.equal("x");
+    expect(ctx.state.tenant).to.equal("t");
+    expect(ctx.signal).to.equal(controller.signal);
+  });
+});
+
+describe("CallContext#interceptorFailed", () => {
+  it("names the middleware that failed, and is undefined for the handler", () => {
+    const ctx = newCall();
+    ctx.failure = { at: "auth", error: new StatusError(Status.UNAUTHENTICATED), thrown: undefined, threw: true };
+    expect(ctx.interceptorFailed).to.equal("auth");
+    ctx.failure = { at: HANDLER, error: new StatusError(Status.INTERNAL), thrown: undefined, threw: true };
+    expect(ctx.interceptorFailed).to.equal(undefined);
+  });
+});
+
+describe("ctx.throw(code, message, details)", () => {
+  it("throws a StatusError with the code, message and details", () => {
+    const ctx = newCall();
+    expect(() => ctx.throw(Status.PERMISSION_DENIED, "admins only", { role: "user" }))
+      .to.throw(StatusError, "admins only")
+      .with.property("details")
+      .that.deep.equals({ role: "user" });
+    expect(() => ctx.throw(Status.NOT_FOUND)).to.throw(StatusError).with.property("code", Status.NOT_FOUND);
+  });
+});

@@ -1,0 +1,67 @@
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setImmediate as turn } from "node:timers/promises";
+import { expect } from "chai";
+import { LogSink } from "../../lib/logging/log-sink.js";
+
+/** Resolves once the file holds `lines` lines, or after about two seconds. */
+async function settledLines(file: string, lines: number): Promise<string[]> {
+  for (let i = 0; i < 200; i++) {
+    const text = readFileSync(file, "utf8");
+    const got = text === "" ? [] : text.trimEnd().split("\n");
+    if (got.length >= lines) return got;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return readFileSync(file, "utf8").trimEnd().split("\n");
+}
+
+describe("LogSink", () => {
+  let dir = "";
+  let file = "";
+  let fd = -1;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "log-sink-spec-"));
+    file = join(dir, "log.jsonl");
+    fd = openSync(file, "w");
+  });
+  afterEach(() => {
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("writes every line, in order, across batches, buffer swaps and lines too long for the buffer", async () => {
+    // batchBytes 64: buffers of 128 bytes, so most turns swap buffers and long lines overflow.
+    const sink = new LogSink({ destination: fd, batchBytes: 64 });
+    const expected: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const line = i % 97 === 0 ? `${i}:${"x".repeat(300 + i)}` : i % 31 === 0 ? `${i}:é€😀` : `${i}`;
+      expected.push(line);
+      sink.write(`${line}\n`);
+      if (i % 150 === 0) await turn();
+    }
+    expect(await settledLines(file, expected.length)).to.deep.equal(expected);
+  });
+
+  it("flushSync() writes what is queued at once when no write is in flight", () => {
+    const sink = new LogSink({ destination: fd });
+    sink.write("a\n");
+    sink.write("b\n");
+    sink.flushSync();
+    expect(readFileSync(file, "utf8")).to.equal("a\nb\n");
+    sink.flushSync(); // nothing left: safe again
+    expect(readFileSync(file, "utf8")).to.equal("a\nb\n");
+  });
+
+  it("keeps lines that wait as text behind the lines already encoded", async () => {
+    const sink = new LogSink({ destination: fd, batchBytes: 16 });
+    sink.write("first line of twenty\n"); // a full batch: written at once, the next ones wait
+    sink.write(`${"y".repeat(40)}\n`); // no room in a 32-byte buffer: waits as text
+    sink.write("short\n"); // fits, but must not pass the line above
+    expect(await settledLines(file, 3)).to.deep.equal(["first line of twenty", "y".repeat(40), "short"]);
+  });
+
+  it("refuses a batch size that is not a positive integer", () => {
+    expect(() => new LogSink({ destination: fd, batchBytes: 0 })).to.throw(RangeError, /batchBytes/);
+  });
+});
