@@ -4,6 +4,7 @@ import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { RpcNode } from "../lib/hosts/stdio/rpc-node.js";
 import { createNodeApplication } from "../lib/app/node-app.js";
+import { NodeTelemetry } from "../lib/app/telemetry.js";
 
 const END_OF_INPUT = "end of input";
 
@@ -29,7 +30,8 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = loaded;
-  const logs = createLogger({ level: config.logLevel });
+  const telemetry = NodeTelemetry.of(config, process.env);
+  const logs = createLogger({ level: config.logLevel, mixin: telemetry?.logMixin });
   const { logger } = logs;
   if (config.describe === true) {
     // The same application the node would serve, described instead of run; stdin is never read.
@@ -41,13 +43,23 @@ async function main(): Promise<void> {
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
+  // Observability (--metrics-listen, OTEL_TRACES_EXPORTER): nothing is loaded or served unless set.
+  let observability;
+  try {
+    observability = await telemetry?.start(logger);
+  } catch (error) {
+    process.stderr.write(`bin/node: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    await redis?.close();
+    return;
+  }
   const stdin = process.stdin;
   const stdout = process.stdout;
   let outputClosed = false;
   let stopping = false;
 
   const node = new RpcNode({
-    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
+    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store, observability }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },

@@ -28,6 +28,8 @@ export interface NodeConfig {
   readonly redisCommandTimeoutMs: number;
   /** Where the KeyValue service keeps its data. */
   readonly kvStore: "memory" | "redis";
+  /** Where to serve Prometheus `GET /metrics`; none by default. */
+  readonly metricsListen?: { readonly host: string; readonly port: number } | undefined;
   /** Print the middleware chain of every method and exit, without reading stdin. */
   readonly describe?: boolean;
 }
@@ -103,6 +105,12 @@ function kvStore(raw: string, where: string): "memory" | "redis" {
   if (v !== "memory" && v !== "redis") throw new ConfigError(`${where} must be memory or redis, got ${JSON.stringify(raw)}`);
   return v;
 }
+function listen(raw: string, where: string): { host: string; port: number } | undefined {
+  if (raw.trim() === "") return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(raw.trim());
+  if (match === null || Number(match[2]) > 65535) throw new ConfigError(`${where} must be HOST:PORT (port 0 picks a free one), got ${JSON.stringify(raw)}`);
+  return { host: (match[1] as string).replace(/^\[(.*)\]$/, "$1"), port: Number(match[2]) };
+}
 function level(raw: string, where: string): LogLevel {
   const v = raw.trim().toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(v)) throw new ConfigError(`${where} must be one of ${LOG_LEVELS.join(", ")}, got ${JSON.stringify(raw)}`);
@@ -127,6 +135,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "REDIS_KEY_PREFIX", default: "rpci:", parse: text, help: "prefix of every Redis key; keeps deployments on one Redis apart" },
   { key: "redisCommandTimeoutMs", flag: "redis-command-timeout-ms", env: "REDIS_COMMAND_TIMEOUT_MS", default: "100", parse: integer(1), help: "ms a call waits for Redis before the in-memory insurance bucket answers" },
   { key: "kvStore", flag: "kv-store", env: "KV_STORE", default: "memory", parse: kvStore, help: "where KeyValue data lives: memory, or redis (needs a Redis setting)" },
+  { key: "metricsListen", flag: "metrics-listen", env: "METRICS_LISTEN", default: "", parse: listen, help: "serve Prometheus GET /metrics on HOST:PORT (port 0: any free port, logged)" },
   { key: "describe", flag: "describe", boolean: true, default: "0", parse: boolean, help: "print the middleware chain of each method and exit" },
 ];
 

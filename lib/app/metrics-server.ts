@@ -1,0 +1,52 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Registry } from "prom-client";
+
+/** A listening `/metrics` endpoint. */
+export interface MetricsServer {
+  /** The address it listens on (the real port when asked for port 0). */
+  readonly address: AddressInfo;
+  /** Stops listening and closes its connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves `GET /metrics` (and `HEAD`) from `registry` in the Prometheus text format on
+ * `host:port`, with node:http and nothing else; any other path is 404, any other method 405.
+ * The server does not hold the process open (`unref`): a node that has finished its work exits.
+ *
+ * @example
+ *   const server = await serveMetrics(register, "127.0.0.1", 9464);
+ */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/metrics") {
+      res.writeHead(404, { "content-type": "text/plain" }).end("not found; try /metrics\n");
+      return;
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      res.writeHead(405, { allow: "GET, HEAD", "content-type": "text/plain" }).end();
+      return;
+    }
+    registry.metrics().then(
+      (text) => res.writeHead(200, { "content-type": registry.contentType }).end(req.method === "HEAD" ? undefined : text),
+      (error: unknown) => res.writeHead(500, { "content-type": "text/plain" }).end(`${error instanceof Error ? error.message : String(error)}\n`),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  server.unref();
+  return {
+    address: server.address() as AddressInfo,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}

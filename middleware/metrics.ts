@@ -1,0 +1,62 @@
+import { performance } from "node:perf_hooks";
+import { type Registry, register } from "prom-client";
+import type { CallContext } from "../lib/core/context.js";
+import type { KoaContext } from "../lib/core/host-context.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { Status } from "../lib/core/status.js";
+import { methodOf } from "../lib/core/when.js";
+import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
+import { finalStatus } from "../lib/observability/host-call.js";
+
+/** Options of {@link metrics}. */
+export interface MetricsOptions extends GrpcMetricsOptions {
+  /** The registry to count in; default prom-client's global `register`. */
+  readonly registry?: Registry;
+  /** Millisecond clock for the handling time; default performance.now. */
+  readonly now?: () => number;
+}
+
+/**
+ * Prometheus metrics of every call, with go-grpc-prometheus's names and labels so dashboards
+ * made for Go services work unchanged: `grpc_server_started_total`,
+ * `grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}` (`grpc_code` as Go
+ * spells it: OK, Unauthenticated, ResourceExhausted, NotFound, ...),
+ * `grpc_server_msg_received_total`, `grpc_server_msg_sent_total` and the
+ * `grpc_server_handling_seconds` histogram. Nothing is labelled per client.
+ *
+ * A unary call counts one message received when it starts and one sent when it ends OK, as Go
+ * does. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
+ * request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`) and
+ * the gRPC status of its HTTP answer.
+ *
+ * @example
+ *   app.use(metrics()).use(logging());
+ *   http.createServer(async (_, res) => res.end(await register.metrics()));
+ */
+export function metrics(options: MetricsOptions = {}): PortableMiddleware {
+  const registry = options.registry ?? register;
+  if (typeof registry?.registerMetric !== "function") throw new TypeError("metrics(): registry must be a prom-client Registry");
+  const now = options.now ?? (() => performance.now());
+  const counts = grpcMetrics(registry, "server", options);
+
+  return async function metrics(ctx: CallContext | KoaContext, next: Next): Promise<void> {
+    const { service, method } = methodOf(ctx);
+    const meter = counts.meter("unary", service, method);
+    meter.started();
+    meter.received();
+    const start = now();
+    let threw = false;
+    let thrown: unknown;
+    try {
+      await next();
+    } catch (error) {
+      threw = true;
+      thrown = error;
+      throw error;
+    } finally {
+      const status = finalStatus(ctx, threw, thrown);
+      if (status === Status.OK) meter.sent();
+      meter.handled(status, (now() - start) / 1000);
+    }
+  };
+}
