@@ -6,9 +6,6 @@ import type { NodeConfig } from "./config.js";
 /** The service name bin/node's spans carry unless OTEL_SERVICE_NAME says otherwise. */
 const SERVICE_NAME = "rpc-interceptors-node";
 
-/** No trace fields: the log mixin's answer until tracing has started, and outside a traced call. */
-const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
-
 /**
  * bin/node's observability, when configured: `--metrics-listen` (Prometheus `/metrics`) and the
  * OpenTelemetry environment (`OTEL_TRACES_EXPORTER` and friends). Made from the configuration
@@ -19,7 +16,8 @@ export class NodeTelemetry {
   readonly #config: Pick<NodeConfig, "metricsListen">;
   readonly #env: Env;
   readonly #tracing: boolean;
-  #fields: () => Readonly<Record<string, string>> = () => NO_FIELDS;
+  /** The log mixin's fields: none until tracing has started. */
+  #fields: () => Record<string, string> = () => ({});
   #beforeExit: (() => void) | undefined;
 
   private constructor(config: Pick<NodeConfig, "metricsListen">, env: Env, tracing: boolean) {

@@ -24,18 +24,17 @@ export const RPC_GRPC_STATUS_CODE = "rpc.grpc.status_code";
 export const CLIENT_ADDRESS = "client.address";
 export const SERVER_ADDRESS = "server.address";
 
-const NO_FIELDS: Readonly<Record<string, string>> = Object.freeze({});
-
 /**
  * `{ trace_id, span_id }` of the span active where it is called, or `{}` outside one: a pino
- * `mixin`, so every log line written while a traced call runs names its trace.
+ * `mixin`, so every log line written while a traced call runs names its trace. A new object
+ * each time: pino merges the line's own fields into it.
  *
  * @example
  *   const logger = pino({ mixin: traceLogFields });
  */
-export function traceLogFields(): Readonly<Record<string, string>> {
+export function traceLogFields(): Record<string, string> {
   const span = trace.getSpan(context.active());
-  if (span === undefined) return NO_FIELDS;
+  if (span === undefined) return {};
   const ids = span.spanContext();
-  return isSpanContextValid(ids) ? { trace_id: ids.traceId, span_id: ids.spanId } : NO_FIELDS;
+  return isSpanContextValid(ids) ? { trace_id: ids.traceId, span_id: ids.spanId } : {};
 }
