@@ -43,7 +43,8 @@ export function propagate(options: ClientPropagateOptions = {}): ClientMiddlewar
     carryMetadata(ctx, inbound);
     const remainingMs = inbound.remainingMs();
     if (remainingMs !== undefined && remainingMs <= 0) return ctx.fail(new StatusError(Status.DEADLINE_EXCEEDED, "the inbound call's deadline has passed"));
-    const run = remainingMs === undefined ? next : () => withDeadline(ctx, remainingMs, clock, next);
+    // Cut to the microsecond, down: never longer than what is left.
+    const run = remainingMs === undefined ? next : () => withDeadline(ctx, Math.floor(remainingMs * 1000) / 1000, clock, next);
     const signal = inbound.signal;
     if (signal === undefined) return run();
     if (signal.aborted) return ctx.fail(cancelled(signal));
