@@ -13,7 +13,8 @@ export interface MetricsServer {
 /**
  * Serves `GET /metrics` (and `HEAD`) from `registry` in the Prometheus text format on
  * `host:port`, with node:http and nothing else; any other path is 404, any other method 405.
- * The server does not hold the process open (`unref`): a node that has finished its work exits.
+ * Neither the server nor its connections hold the process open: a node that has finished its
+ * work exits.
  *
  * @example
  *   const server = await serveMetrics(register, "127.0.0.1", 9464);
@@ -41,7 +42,9 @@ export async function serveMetrics(registry: Registry, host: string, port: numbe
       resolve();
     });
   });
+  // Neither the server nor a scraper's keep-alive connection holds the process open.
   server.unref();
+  server.on("connection", (socket) => socket.unref());
   return {
     address: server.address() as AddressInfo,
     close: () => new Promise((resolve) => {
