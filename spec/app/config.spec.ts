@@ -19,13 +19,14 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, --describe). */
+/** The defaults of the settings these specs do not set (Redis, metrics, --describe). */
 const OTHER_DEFAULTS = {
   redisUrl: undefined,
   redisClusterNodes: undefined,
   redisKeyPrefix: "rpci:",
   redisCommandTimeoutMs: 100,
   kvStore: "memory",
+  metricsListen: undefined,
   describe: false,
 } as const;
 

@@ -1,0 +1,114 @@
+import { spawnSync } from "node:child_process";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { CallContext } from "../lib/core/context.js";
+import type { Middleware } from "../lib/core/middleware.js";
+import { createNodeApplication } from "../lib/app/node-app.js";
+import { createLogger } from "../lib/logging/logger.js";
+import { median } from "./measure.js";
+
+/**
+ * The cost of `tracing()` and `metrics()` per call, side by side with the plain pipeline
+ * (bin/node's chain, logging -> auth -> rate_limit -> KeyValue, in process, logs to /dev/null).
+ * Each variant runs in a process of its own, because registering an SDK changes the whole
+ * process (its AsyncLocalStorage context manager):
+ * - cold: the first 1,000 calls of a fresh application in a fresh process, ms;
+ * - warm: µs per call over `calls` calls after as many warm-up calls.
+ *
+ * `node dist/bench/observability.js [--calls N] [--rounds R]`; `npm run bench` runs it as a section.
+ */
+
+/** The variants, each a set of middleware put before the node's chain. */
+const VARIANTS = {
+  plain: "plain pipeline",
+  "tracing-api": "+ tracing(), no SDK (API no-op)",
+  "tracing-sdk": "+ tracing(), SDK with a no-op span processor",
+  metrics: "+ metrics()",
+} as const;
+type Variant = keyof typeof VARIANTS;
+
+const COLD_CALLS = 1000;
+const METADATA = { authorization: "Bearer valid_token" };
+
+/** One process's measurement: the cold calls, then the warm ones. */
+async function measure(variant: Variant, calls: number): Promise<{ coldMs: number; warmUsPerCall: number }> {
+  const started = performance.now();
+  const observability: Middleware[] = [];
+  if (variant === "tracing-sdk") {
+    const { NodeTracerProvider, NoopSpanProcessor } = await import("@opentelemetry/sdk-trace-node");
+    new NodeTracerProvider({ spanProcessors: [new NoopSpanProcessor()] }).register();
+  }
+  if (variant === "tracing-api" || variant === "tracing-sdk") observability.push((await import("../middleware/tracing.js")).tracing() as unknown as Middleware);
+  if (variant === "metrics") observability.push((await import("../middleware/metrics.js")).metrics() as unknown as Middleware);
+  const { logger } = createLogger({ level: "info", destination: "/dev/null" });
+  const config = { authTokens: ["valid_token"], rateLimitCapacity: 1e9, rateLimitRefillPerSec: 1e9, trustProxy: false };
+  const app = createNodeApplication({ config, logger, observability });
+  let i = 0;
+  const run = async (n: number): Promise<void> => {
+    for (const end = i + n; i < end; i++) {
+      const method = i % 2 === 0 ? "Put" : "Get";
+      const request = { key: `k${i % 100}`, value: "v" };
+      await app.run(new CallContext({ service: "KeyValue", method, request, metadata: METADATA, peer: `c${i % 10}` }));
+    }
+  };
+  await run(COLD_CALLS);
+  const coldMs = performance.now() - started;
+  await run(calls); // warm-up
+  const warmStart = performance.now();
+  await run(calls);
+  return { coldMs, warmUsPerCall: ((performance.now() - warmStart) * 1000) / calls };
+}
+
+/** A row of the section: medians over the rounds. */
+export interface ObservabilityRow {
+  readonly variant: string;
+  readonly coldMs: number;
+  readonly warmUsPerCall: number;
+}
+
+/** Runs every variant `rounds` times, interleaved, each run a fresh process; returns the medians. */
+export function observabilityCost(options: { calls: number; rounds: number }): ObservabilityRow[] {
+  const self = fileURLToPath(import.meta.url);
+  const samples = new Map<Variant, { coldMs: number; warmUsPerCall: number }[]>();
+  for (let round = 0; round < options.rounds; round++) {
+    for (const variant of Object.keys(VARIANTS) as Variant[]) {
+      const child = spawnSync(process.execPath, [self, "--variant", variant, "--calls", String(options.calls)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+      if (child.status !== 0) throw new Error(`bench/observability: the ${variant} run failed (exit ${child.status})`);
+      samples.set(variant, [...(samples.get(variant) ?? []), JSON.parse(child.stdout) as { coldMs: number; warmUsPerCall: number }]);
+    }
+  }
+  return (Object.keys(VARIANTS) as Variant[]).map((variant) => {
+    const runs = samples.get(variant) ?? [];
+    return { variant: VARIANTS[variant], coldMs: median(runs.map((r) => r.coldMs)), warmUsPerCall: median(runs.map((r) => r.warmUsPerCall)) };
+  });
+}
+
+/** The section as markdown: each variant's cost and its overhead over the plain pipeline. */
+export function observabilityMarkdown(rows: readonly ObservabilityRow[], options: { calls: number; rounds: number }): string {
+  const plain = rows[0];
+  const pct = (value: number, base: number | undefined): string => (base === undefined || rows[0] === undefined ? "" : `${value === base ? "" : value > base ? "+" : ""}${(((value - base) / base) * 100).toFixed(1)}%`);
+  const lines = [
+    "## Observability middleware, per call (in process)",
+    "",
+    `bin/node's chain run in process (logs to /dev/null), each variant in a fresh process; medians of ${options.rounds} rounds. Cold: the first ${COLD_CALLS.toLocaleString("en-US")} calls of a new process, from before loading the middleware. Warm: µs per call over ${options.calls.toLocaleString("en-US")} calls after as many warm-up calls. Goal: each under +10%.`,
+    "",
+    "| pipeline | cold, ms | vs plain | warm, µs/call | vs plain |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map((row) => `| ${row.variant} | ${row.coldMs.toFixed(1)} | ${row === plain ? "" : pct(row.coldMs, plain?.coldMs)} | ${row.warmUsPerCall.toFixed(2)} | ${row === plain ? "" : pct(row.warmUsPerCall, plain?.warmUsPerCall)} |`),
+    "",
+  ];
+  return lines.join("\n");
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const { values } = parseArgs({ options: { variant: { type: "string" }, calls: { type: "string" }, rounds: { type: "string" } }, strict: true });
+  const calls = Number(values.calls ?? 50_000);
+  if (values.variant !== undefined) {
+    if (!(values.variant in VARIANTS)) throw new Error(`--variant must be one of ${Object.keys(VARIANTS).join(", ")}`);
+    process.stdout.write(`${JSON.stringify(await measure(values.variant as Variant, calls))}\n`);
+  } else {
+    const options = { calls, rounds: Number(values.rounds ?? 3) };
+    process.stdout.write(observabilityMarkdown(observabilityCost(options), options));
+  }
+}
