@@ -13,8 +13,9 @@ import { median } from "./measure.js";
  * (bin/node's chain, logging -> auth -> rate_limit -> KeyValue, in process, logs to /dev/null).
  * Each variant runs in a process of its own, because registering an SDK changes the whole
  * process (its AsyncLocalStorage context manager):
- * - cold: the first 1,000 calls of a fresh application in a fresh process, ms;
- * - warm: µs per call over `calls` calls after as many warm-up calls.
+ * - load: importing the middleware (and the SDK) and building the application, ms;
+ * - cold: the first 1,000 calls after that, ms;
+ * - warm: CPU µs per call over `calls` calls after as many warm-up calls.
  *
  * `node dist/bench/observability.js [--calls N] [--rounds R]`; `npm run bench` runs it as a section.
  */
@@ -23,6 +24,7 @@ import { median } from "./measure.js";
 const VARIANTS = {
   plain: "plain pipeline",
   "tracing-api": "+ tracing(), no SDK (API no-op)",
+  "sdk-only": "SDK registered, no tracing() (its AsyncLocalStorage alone)",
   "tracing-sdk": "+ tracing(), SDK with a no-op span processor",
   metrics: "+ metrics()",
 } as const;
@@ -32,10 +34,10 @@ const COLD_CALLS = 1000;
 const METADATA = { authorization: "Bearer valid_token" };
 
 /** One process's measurement: the cold calls, then the warm ones. */
-async function measure(variant: Variant, calls: number): Promise<{ coldMs: number; warmUsPerCall: number }> {
+async function measure(variant: Variant, calls: number): Promise<Measured> {
   const started = performance.now();
   const observability: Middleware[] = [];
-  if (variant === "tracing-sdk") {
+  if (variant === "tracing-sdk" || variant === "sdk-only") {
     const { NodeTracerProvider, NoopSpanProcessor } = await import("@opentelemetry/sdk-trace-node");
     new NodeTracerProvider({ spanProcessors: [new NoopSpanProcessor()] }).register();
   }
@@ -44,6 +46,7 @@ async function measure(variant: Variant, calls: number): Promise<{ coldMs: numbe
   const { logger } = createLogger({ level: "info", destination: "/dev/null" });
   const config = { authTokens: ["valid_token"], rateLimitCapacity: 1e9, rateLimitRefillPerSec: 1e9, trustProxy: false };
   const app = createNodeApplication({ config, logger, observability });
+  const loadMs = performance.now() - started;
   let i = 0;
   const run = async (n: number): Promise<void> => {
     for (const end = i + n; i < end; i++) {
@@ -52,35 +55,45 @@ async function measure(variant: Variant, calls: number): Promise<{ coldMs: numbe
       await app.run(new CallContext({ service: "KeyValue", method, request, metadata: METADATA, peer: `c${i % 10}` }));
     }
   };
+  const coldStart = performance.now();
   await run(COLD_CALLS);
-  const coldMs = performance.now() - started;
+  const coldMs = performance.now() - coldStart;
   await run(calls); // warm-up
-  const warmStart = performance.now();
+  // CPU time, not wall time: steadier on a machine shared with other work.
+  const warmStart = process.cpuUsage();
   await run(calls);
-  return { coldMs, warmUsPerCall: ((performance.now() - warmStart) * 1000) / calls };
+  const { user, system } = process.cpuUsage(warmStart);
+  return { loadMs, coldMs, warmUsPerCall: (user + system) / calls };
+}
+
+/** What one process measured. */
+interface Measured {
+  /** Loading the middleware (and the SDK) and building the application, ms. */
+  readonly loadMs: number;
+  /** The first calls, ms. */
+  readonly coldMs: number;
+  readonly warmUsPerCall: number;
 }
 
 /** A row of the section: medians over the rounds. */
-export interface ObservabilityRow {
+export interface ObservabilityRow extends Measured {
   readonly variant: string;
-  readonly coldMs: number;
-  readonly warmUsPerCall: number;
 }
 
 /** Runs every variant `rounds` times, interleaved, each run a fresh process; returns the medians. */
 export function observabilityCost(options: { calls: number; rounds: number }): ObservabilityRow[] {
   const self = fileURLToPath(import.meta.url);
-  const samples = new Map<Variant, { coldMs: number; warmUsPerCall: number }[]>();
+  const samples = new Map<Variant, Measured[]>();
   for (let round = 0; round < options.rounds; round++) {
     for (const variant of Object.keys(VARIANTS) as Variant[]) {
       const child = spawnSync(process.execPath, [self, "--variant", variant, "--calls", String(options.calls)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
       if (child.status !== 0) throw new Error(`bench/observability: the ${variant} run failed (exit ${child.status})`);
-      samples.set(variant, [...(samples.get(variant) ?? []), JSON.parse(child.stdout) as { coldMs: number; warmUsPerCall: number }]);
+      samples.set(variant, [...(samples.get(variant) ?? []), JSON.parse(child.stdout) as Measured]);
     }
   }
   return (Object.keys(VARIANTS) as Variant[]).map((variant) => {
     const runs = samples.get(variant) ?? [];
-    return { variant: VARIANTS[variant], coldMs: median(runs.map((r) => r.coldMs)), warmUsPerCall: median(runs.map((r) => r.warmUsPerCall)) };
+    return { variant: VARIANTS[variant], loadMs: median(runs.map((r) => r.loadMs)), coldMs: median(runs.map((r) => r.coldMs)), warmUsPerCall: median(runs.map((r) => r.warmUsPerCall)) };
   });
 }
 
@@ -91,11 +104,11 @@ export function observabilityMarkdown(rows: readonly ObservabilityRow[], options
   const lines = [
     "## Observability middleware, per call (in process)",
     "",
-    `bin/node's chain run in process (logs to /dev/null), each variant in a fresh process; medians of ${options.rounds} rounds. Cold: the first ${COLD_CALLS.toLocaleString("en-US")} calls of a new process, from before loading the middleware. Warm: µs per call over ${options.calls.toLocaleString("en-US")} calls after as many warm-up calls. Goal: each under +10%.`,
+    `bin/node's chain run in process (logs to /dev/null), each variant in a fresh process; medians of ${options.rounds} rounds. Load: importing the middleware (and the SDK) and building the application. Cold: the first ${COLD_CALLS.toLocaleString("en-US")} calls after that. Warm: CPU µs (user + system) per call over ${options.calls.toLocaleString("en-US")} calls after as many warm-up calls. Goal: each under +10%.`,
     "",
-    "| pipeline | cold, ms | vs plain | warm, µs/call | vs plain |",
-    "|---|---:|---:|---:|---:|",
-    ...rows.map((row) => `| ${row.variant} | ${row.coldMs.toFixed(1)} | ${row === plain ? "" : pct(row.coldMs, plain?.coldMs)} | ${row.warmUsPerCall.toFixed(2)} | ${row === plain ? "" : pct(row.warmUsPerCall, plain?.warmUsPerCall)} |`),
+    "| pipeline | load, ms | cold, ms | vs plain | warm, CPU µs/call | vs plain |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map((row) => `| ${row.variant} | ${row.loadMs.toFixed(1)} | ${row.coldMs.toFixed(1)} | ${row === plain ? "" : pct(row.coldMs, plain?.coldMs)} | ${row.warmUsPerCall.toFixed(2)} | ${row === plain ? "" : pct(row.warmUsPerCall, plain?.warmUsPerCall)} |`),
     "",
   ];
   return lines.join("\n");

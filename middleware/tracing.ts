@@ -1,4 +1,4 @@
-import { type Attributes, context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { type Attributes, type Context, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
@@ -33,7 +33,8 @@ export interface TracingOptions {
  * on every line of the call. Put it first (outermost) to trace every call, including those auth
  * or rate_limit refuse.
  *
- * Built on `@opentelemetry/api` only: with no SDK registered it costs a no-op span per call.
+ * Built on `@opentelemetry/api` only: with no SDK registered (and no trace context arriving)
+ * it costs the API's no-op span per call and nothing more.
  *
  * @example
  *   new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }).register();
@@ -46,11 +47,7 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
   if (typeof system !== "string" || system === "") throw new TypeError("tracing(): system must be a non-empty string");
   const tracer = provider.getTracer(TRACER_NAME);
 
-  return async function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {
-    const { service, method } = methodOf(ctx);
-    const attributes: Attributes = { [RPC_SYSTEM]: system, [RPC_SERVICE]: service, [RPC_METHOD]: method, [CLIENT_ADDRESS]: clientOf(ctx) };
-    const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
-    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent);
+  async function traced(ctx: CallContext | KoaContext, next: Next, parent: Context, span: Span): Promise<void> {
     let threw = false;
     let thrown: unknown;
     try {
@@ -65,5 +62,16 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
       if (status !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(ctx, status, thrown) });
       span.end();
     }
+  }
+
+  return function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {
+    const { service, method } = methodOf(ctx);
+    const attributes: Attributes = { [RPC_SYSTEM]: system, [RPC_SERVICE]: service, [RPC_METHOD]: method, [CLIENT_ADDRESS]: clientOf(ctx) };
+    const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
+    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent);
+    // No SDK and no trace to carry on (the API's no-op span): nothing to record or make active,
+    // so the rest of the call runs as if this layer were not there (a tail call, no async frame).
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return Promise.resolve(next());
+    return traced(ctx, next, parent, span);
   };
 }

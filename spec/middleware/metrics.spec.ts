@@ -96,6 +96,24 @@ describe("metrics() (server)", () => {
     expect(await sample(registry, "grpc_server_handled_total", { grpc_type: "unary", grpc_service: "kv", grpc_method: "limited", grpc_code: "ResourceExhausted" })).to.equal(1);
   });
 
+  it("prints the histogram as prom-client does (cumulative buckets, le as a label, +Inf, _sum, _count) and resets with the registry", async () => {
+    const app = new Application().use(metrics({ registry, now: () => 0, buckets: [0.1, 0.005] })).handle(() => {});
+    await app.run(call());
+    const text = await registry.metrics();
+    expect(text).to.include('grpc_server_handling_seconds_bucket{grpc_type="unary",grpc_service="KeyValue",grpc_method="Get",le="0.005"} 1\n');
+    expect(text).to.include('grpc_server_handling_seconds_bucket{grpc_type="unary",grpc_service="KeyValue",grpc_method="Get",le="+Inf"} 1\n');
+    expect(text).to.include("# TYPE grpc_server_handling_seconds histogram\n");
+    registry.resetMetrics();
+    expect(await sample(registry, "grpc_server_started_total", GET)).to.equal(0);
+    expect(await sample(registry, "grpc_server_handling_seconds_count", GET)).to.equal(0);
+  });
+
+  it("refuses a registry that already has a metric of one of its names", () => {
+    const taken = new Registry();
+    taken.registerMetric({ name: "grpc_server_started_total", get: async () => ({}), reset: () => {} } as never);
+    expect(() => metrics({ registry: taken })).to.throw(/already has a metric named grpc_server_started_total/);
+  });
+
   it("metrics(options) refuses a registry that is not one when called", () => {
     expect(() => metrics({ registry: {} as Registry })).to.throw(TypeError, /registry/);
   });

@@ -1,4 +1,4 @@
-import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { ProxyTracerProvider, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { expect } from "chai";
 import Koa from "koa";
 import { Application } from "../../lib/core/application.js";
@@ -123,6 +123,14 @@ describe("tracing() (server)", () => {
       const missing = onlySpan(finished, "kv/missing");
       expect([missing.attributes["rpc.grpc.status_code"], missing.status]).to.deep.equal([5, { code: SpanStatusCode.ERROR, message: "no such key" }]);
     });
+  });
+
+  it("with no SDK (the API's no-op provider) passes the call through: no span is made active", async () => {
+    let active: unknown = "unset";
+    const app = new Application().use(tracing({ tracerProvider: new ProxyTracerProvider() })).handle(() => void (active = trace.getActiveSpan()));
+    const ctx = call();
+    await app.run(ctx);
+    expect([ctx.status, ctx.applied, active]).to.deep.equal([Status.OK, ["tracing"], undefined]);
   });
 
   it("tracing(options) refuses a tracerProvider without getTracer() when called", () => {
