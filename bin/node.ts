@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const { logger } = logs;
   if (config.describe === true) {
     // The same application the node would serve, described instead of run; stdin is never read.
-    process.stdout.write(createNodeApplication({ config, logger }).describe());
+    process.stdout.write(createNodeApplication({ config, logger, observability: telemetry?.describedMiddleware() }).describe());
     logs.flush();
     return;
   }

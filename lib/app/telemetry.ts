@@ -39,6 +39,15 @@ export class NodeTelemetry {
   }
 
   /**
+   * Stand-ins with the names `start()`'s middleware have, for `--describe`: it shows the chain
+   * the node would serve without loading, listening to or exporting anything.
+   */
+  describedMiddleware(): Middleware[] {
+    const passThrough = (name: string): Middleware => Object.defineProperty((_ctx: unknown, next: () => Promise<void>) => next(), "name", { value: name });
+    return [...(this.#tracing ? [passThrough("tracing")] : []), ...(this.#config.metricsListen === undefined ? [] : [passThrough("metrics")])];
+  }
+
+  /**
    * Starts what is configured and returns the middleware to put first in the node's chain,
    * outermost first: `tracing`, then `metrics`. Spans still buffered are exported when the
    * process has nothing else left to do (`beforeExit`), so no stop path needs to know.

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { call, init, stats } from "../support/messages.js";
-import { nodesKilledAfterEach, type NodeProcess } from "../support/node-process.js";
+import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
 import { sampleOf } from "../support/prometheus.js";
 
 /** The port bin/node logged for its /metrics endpoint. */
@@ -77,6 +77,13 @@ describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics", () =
     const node = startNode({ METRICS_LISTEN: "nowhere" });
     expect((await node.exited()).code).to.equal(2);
     expect(node.stderr).to.match(/METRICS_LISTEN must be HOST:PORT/);
+  });
+
+  it("--describe shows tracing and metrics first when they are configured, without serving or loading them", async () => {
+    const node = NodeProcess.start({ args: ["--describe"], env: { METRICS_LISTEN: "127.0.0.1:0", OTEL_TRACES_EXPORTER: "otlp", NODE_DEBUG: "module" } });
+    expect((await node.exited()).code).to.equal(0);
+    expect(node.stdout).to.include("KeyValue/Get     tracing -> metrics -> logging -> auth -> rate_limit -> handler\n");
+    expect(node.stderr).to.not.match(/prom-client|@opentelemetry|serving \/metrics/);
   });
 
   it("loads neither prom-client nor OpenTelemetry when nothing is configured", async () => {
