@@ -4,6 +4,7 @@ import { clientOf, type HostContext, type KoaContext } from "../lib/core/host-co
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { StatusError } from "../lib/core/status-error.js";
+import { tailCall } from "../lib/core/tail-call.js";
 import { TokenBucket } from "../lib/limiters/token-bucket.js";
 
 /** The part of a rate-limiter-flexible limiter this middleware uses. */
@@ -116,7 +117,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
   const keyOf = options.key ?? (options.trustProxy === true ? forwardedKey : clientOf);
   const quota = quotaOf(limiter);
   // The in-memory bucket answers at once: ask it without a promise (one microtask less per
-  // call, issue 6), unless a subclass changed what consume() does.
+  // call), unless a subclass changed what consume() does.
   const bucket = limiter instanceof TokenBucket && limiter.consume === TokenBucket.prototype.consume ? limiter : undefined;
 
   /** Stores the limiter's answer; in an HTTP host, also sends the RateLimit headers. */
@@ -149,9 +150,8 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
     await next();
   };
 
-  // With the in-memory bucket, a plain function that behaves as the async one above does (it
-  // never throws; it answers with a promise that settles as next()'s does, or rejects), without
-  // an async frame and an await per call (issue 6).
+  // With the in-memory bucket, a plain function that behaves as the async one above does, as
+  // a tail call (lib/core/tail-call.ts): no async frame and no await of its own per call.
   return function rate_limit(ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> {
     if (bucket === undefined) return consumeThenNext(ctx, next);
     try {
@@ -163,7 +163,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
         throw refusal(ctx, key, rejection);
       }
       admitted(ctx, answer);
-      return Promise.resolve(next());
+      return tailCall(next);
     } catch (error) {
       return Promise.reject(error);
     }
