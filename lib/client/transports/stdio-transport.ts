@@ -1,10 +1,10 @@
 import type { Readable, Writable } from "node:stream";
 import { LineReader } from "../../hosts/stdio/line-reader.js";
+import { outcomeFromReply } from "../../hosts/stdio/replies.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import { LineWriter } from "./line-writer.js";
 import type { OutgoingCall, Reply, Transport } from "../transport.js";
-import { replyFromWire } from "./wire-reply.js";
 
 /** Options of {@link StdioTransport}. */
 export interface StdioTransportOptions {
@@ -102,7 +102,7 @@ export class StdioTransport implements Transport {
       { type: "grpc_call", service: call.service, method: call.method, request: call.request, metadata: call.metadata },
       call.signal,
     );
-    return replyFromWire(body);
+    return outcomeFromReply(body);
   }
 
   /**

@@ -1,8 +1,6 @@
 import { expect } from "chai";
 import { Writable } from "node:stream";
 import { LineWriter } from "../../../lib/client/transports/line-writer.js";
-import { replyFromWire } from "../../../lib/client/transports/wire-reply.js";
-import { Status } from "../../../lib/core/status.js";
 import { turn } from "../../support/fake-clock.js";
 
 /** A Writable that keeps each write() and only drains when told. */
@@ -62,24 +60,5 @@ describe("new LineWriter(output)", () => {
     await turn();
     expect(writes).to.deep.equal(["first\n", "last\n"]);
     expect(stream.writableEnded).to.equal(true);
-  });
-});
-
-describe("replyFromWire(body)", () => {
-  it("reads grpc_call_ok as bin/node writes it", () => {
-    expect(replyFromWire({ type: "grpc_call_ok", in_reply_to: 1, status: "OK", interceptors_applied: ["logging"], response: { written: true }, msg_id: 0 })).to.deep.equal({
-      status: Status.OK,
-      response: { written: true },
-      interceptorsApplied: ["logging"],
-      interceptorFailed: undefined,
-    });
-    expect(replyFromWire({ type: "grpc_call_ok", status: "UNAUTHENTICATED", interceptor_failed: "auth" })).to.deep.include({ status: Status.UNAUTHENTICATED, interceptorFailed: "auth" });
-    expect(replyFromWire({ type: "grpc_call_ok", status: "WEIRD" }).status).to.equal(Status.UNKNOWN);
-  });
-
-  it("throws the status of an error reply, or of a reply it does not know", () => {
-    expect(() => replyFromWire({ type: "error", code: 10, text: "nope" })).to.throw().with.property("code", Status.UNIMPLEMENTED);
-    expect(() => replyFromWire({ type: "error", code: 13, text: "crash" })).to.throw().with.property("code", Status.UNKNOWN);
-    expect(() => replyFromWire({ type: "echo_ok" })).to.throw().with.property("code", Status.UNKNOWN);
   });
 });
