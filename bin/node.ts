@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     }
   });
   stdout.on("drain", () => {
-    host.outbox.drained(); // only 'drain' ends congestion
+    host.outbox.resumeWriting(); // only 'drain' ends congestion
     resumeIfReady();
   });
   stdout.on("error", (error: NodeJS.ErrnoException) => {

@@ -181,8 +181,8 @@ describe("Outbox.whenPendingAtMost()", () => {
   });
 });
 
-describe("Outbox.drained() and flush()", () => {
-  it("drained() clears congestion even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
+describe("Outbox.resumeWriting() and flush()", () => {
+  it("resumeWriting() clears congestion even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
     let accept = false;
     const { box } = outbox({ write: () => accept });
     box.push("n1", "c1", 1, undefined, ok("x_ok"));
@@ -191,7 +191,7 @@ describe("Outbox.drained() and flush()", () => {
     accept = true;
     box.flush(); // a turn's flush finding nothing to write says nothing about the destination
     expect(box.congested).to.equal(true);
-    box.drained(); // what bin/node calls on stdout's 'drain'
+    box.resumeWriting(); // what bin/node calls on stdout's 'drain'
     expect(box.congested).to.equal(false);
   });
 

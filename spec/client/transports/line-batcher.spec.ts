@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { Writable } from "node:stream";
-import { LineWriter } from "../../../lib/client/transports/line-writer.js";
+import { LineBatcher } from "../../../lib/client/transports/line-batcher.js";
 import { turn } from "../../support/fake-clock.js";
 
 /** A Writable that keeps each write() and only drains when told. */
@@ -17,14 +17,14 @@ function slowStream(highWaterMark: number) {
   return { stream, writes, drain: () => release?.() };
 }
 
-describe("new LineWriter(output)", () => {
+describe("new LineBatcher(output)", () => {
   it("sends the lines of one turn in one write()", async () => {
     const { stream, writes, drain } = slowStream(1 << 20);
-    const writer = new LineWriter(stream);
-    writer.write("a\n");
-    writer.write("b\n");
+    const batcher = new LineBatcher(stream);
+    batcher.write("a\n");
+    batcher.write("b\n");
     await turn();
-    writer.write("c\n");
+    batcher.write("c\n");
     drain();
     await turn();
     expect(writes).to.deep.equal(["a\nb\n", "c\n"]);
@@ -32,11 +32,11 @@ describe("new LineWriter(output)", () => {
 
   it("holds lines while the stream wants to drain, then sends them together", async () => {
     const { stream, writes, drain } = slowStream(1);
-    const writer = new LineWriter(stream);
-    writer.write("first\n");
+    const batcher = new LineBatcher(stream);
+    batcher.write("first\n");
     await turn();
-    writer.write("second\n");
-    writer.write("third\n");
+    batcher.write("second\n");
+    batcher.write("third\n");
     await turn();
     expect(writes).to.deep.equal(["first\n"]);
     expect(stream.writableLength, "held here, not piled into the stream").to.equal("first\n".length);
@@ -48,12 +48,12 @@ describe("new LineWriter(output)", () => {
 
   it("end() writes what is held even while waiting, then ends the stream", async () => {
     const { stream, writes, drain } = slowStream(1);
-    const writer = new LineWriter(stream);
-    writer.write("first\n");
+    const batcher = new LineBatcher(stream);
+    batcher.write("first\n");
     await turn();
-    writer.write("last\n");
-    writer.end();
-    writer.write("too late\n");
+    batcher.write("last\n");
+    batcher.end();
+    batcher.write("too late\n");
     drain();
     await turn();
     drain();
