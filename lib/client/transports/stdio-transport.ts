@@ -31,7 +31,7 @@ interface Pending {
 
 /**
  * A transport over a newline-delimited JSON stream pair, speaking bin/node's protocol
- * (PROTOCOL.md): it sends `init` first, numbers its messages, and matches each reply to its
+ * (docs/protocol.md): it sends `init` first, numbers its messages, and matches each reply to its
  * call by `in_reply_to`, so any number of calls can be in flight and replies may come in any
  * order. Lines written in one turn of the event loop go out in one write (see {@link LineBatcher}).
  *

@@ -55,7 +55,7 @@ const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined => (inRepl
 const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined => (inReplyTo === undefined ? undefined : notSupportedReply(inReplyTo, type));
 
 /**
- * The protocol side of bin/node (see PROTOCOL.md): turns each line into a message, each
+ * The protocol side of bin/node (see docs/protocol.md): turns each line into a message, each
  * grpc_call into a {@link CallContext} run through the application, and each outcome into its
  * reply, through an {@link Outbox} that keeps replies in arrival order.
  */
