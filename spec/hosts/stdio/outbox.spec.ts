@@ -120,7 +120,7 @@ describe("Outbox.push()", () => {
 });
 
 describe("Outbox onError", () => {
-  it("leaves out a reply whose render throws, spends no msg_id on it, and writes the ones after it (it used to wedge the outbox)", async () => {
+  it("leaves out a reply whose render throws, spends no msg_id on it, and writes the ones after it", async () => {
     const errors: unknown[] = [];
     const { box, lines } = outbox({ onError: (error, inReplyTo) => void errors.push([String(error), inReplyTo]) });
     box.push("n1", "c1", 1, undefined, ok("a_ok"));
@@ -182,7 +182,7 @@ describe("Outbox.whenPendingAtMost()", () => {
 });
 
 describe("Outbox.resumeWriting() and flush()", () => {
-  it("resumeWriting() clears congestion even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
+  it("resumeWriting() clears congestion even with nothing left to write", async () => {
     let accept = false;
     const { box } = outbox({ write: () => accept });
     box.push("n1", "c1", 1, undefined, ok("x_ok"));
