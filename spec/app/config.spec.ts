@@ -30,7 +30,7 @@ const OTHER_DEFAULTS = {
 } as const;
 
 describe("loadConfig()", () => {
-  it("has the defaults PROTOCOL.md requires", () => {
+  it("has the defaults docs/protocol.md requires", () => {
     expect(config()).to.deep.equal({
       logLevel: "info",
       authTokens: ["valid_token"],
