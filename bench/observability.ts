@@ -44,7 +44,7 @@ async function measure(variant: Variant, calls: number): Promise<Measured> {
   if (variant === "tracing-api" || variant === "tracing-sdk") observability.push((await import("../middleware/tracing.js")).tracing() as unknown as Middleware);
   if (variant === "metrics") observability.push((await import("../middleware/metrics.js")).metrics() as unknown as Middleware);
   const { logger } = createLogger({ level: "info", destination: "/dev/null" });
-  const config = { authTokens: ["valid_token"], rateLimitCapacity: 1e9, rateLimitRefillPerSec: 1e9, trustProxy: false };
+  const config = { authTokens: ["valid_token"], rateLimitCapacity: 1e9, rateLimitRefillPerSecond: 1e9, trustProxy: false };
   const app = createNodeApplication({ config, logger, observability });
   const loadMs = performance.now() - started;
   let i = 0;

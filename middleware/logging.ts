@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/core/host-context.js";
-import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logging/logger.js";
+import { createLogger, type Logger, redactMetadata } from "../lib/logging/logger.js";
+import { infoLineWriter, levelGate } from "../lib/logging/pino-line.js";
 import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 
@@ -35,7 +36,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const now = options.now ?? (() => performance.now());
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
 
-  // The info line of a call, built without an object and pino's generic formatting (issue 6).
+  // The info line of a call, built without an object and pino's generic formatting (measured: cheaper per call).
   const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed"]);
   const debugOn = levelGate(logger, "debug");
 

@@ -11,7 +11,7 @@ export interface OutgoingCall {
   readonly signal: AbortSignal | undefined;
 }
 
-/** What the server answered, in the terms of the wire (PROTOCOL.md, `grpc_call_ok`). */
+/** What the server answered, in the terms of the wire (docs/protocol.md, `grpc_call_ok`). */
 export interface Reply {
   readonly status: StatusName;
   /** The response message, when the server sent one (NOT_FOUND from KeyValue/Get does). */

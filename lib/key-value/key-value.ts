@@ -69,7 +69,7 @@ const deleted = (key: string, had: boolean) => ({ key, deleted: had });
  * would tell the caller to retry later, which will never help).
  *
  * A store that answers synchronously (the MemoryStore) gets a synchronous answer: no promise
- * and no microtask per call (issue 6); a store that returns promises gets a promise.
+ * and no microtask per call; a store that returns promises gets a promise.
  */
 export function keyValueService(store: KeyValueStore = new MemoryStore(), options: KeyValueOptions = {}): ServiceDefinition {
   const { maxKeyBytes = 1024, maxValueBytes = 1024 * 1024 } = options;
