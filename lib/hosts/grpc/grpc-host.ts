@@ -1,0 +1,304 @@
+import {
+  type ChannelOptions,
+  Server,
+  type ServerCredentials,
+  ServerCredentials as Credentials,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type ServiceDefinition,
+  type StatusObject,
+  type UntypedServiceImplementation,
+} from "@grpc/grpc-js";
+import { loadSync, type Options as LoaderOptions, type PackageDefinition } from "@grpc/proto-loader";
+import { HealthImplementation, protoPath as HEALTH_PROTO } from "grpc-health-check";
+import { ReflectionService } from "@grpc/reflection";
+import type { Application } from "../../core/application.js";
+import { type CallLimits, DEFAULT_CALL_LIMITS } from "../../core/limits.js";
+import { Status } from "../../core/status.js";
+import { StatusError } from "../../core/status-error.js";
+import { PROTO_DIR } from "../../grpc/proto-files.js";
+import type { Logger } from "../../logging/logger.js";
+import { failureOf, statusOf } from "./answer.js";
+import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
+import { GrpcCallContext, type MethodKind } from "./grpc-call-context.js";
+import { addressWithoutPort, incomingMetadata, incomingOverLimits } from "./incoming.js";
+import { isAsyncIterable, writeAll } from "./response-stream.js";
+
+/** Receives host events and what went wrong outside the pipeline (a response stream that failed). */
+export type GrpcHostLogger = Pick<Logger, "info" | "warn" | "error">;
+
+/** Options of {@link GrpcHost}. */
+export interface GrpcHostOptions {
+  /** What serves the calls: every call of every service in `proto` runs through `app.run()`. */
+  readonly app: Pick<Application, "run">;
+  /** The .proto file(s) whose services are served; imports resolve against their folder and the package's proto/. */
+  readonly proto: string | readonly string[];
+  /** Metadata limits, checked before a call enters the pipeline (RESOURCE_EXHAUSTED). Default 64 entries of 8 KiB. */
+  readonly limits?: CallLimits;
+  /** grpc-js server options, over {@link DEFAULT_SERVER_OPTIONS}. */
+  readonly serverOptions?: ChannelOptions;
+  /** Serve grpc.health.v1.Health (no token needed). Default true. */
+  readonly health?: boolean;
+  /** Serve grpc.reflection v1 and v1alpha (no token needed). Default true. */
+  readonly reflection?: boolean;
+  /** Where host events and failures outside the pipeline go. Default: nowhere but stderr for faults. */
+  readonly logger?: GrpcHostLogger;
+}
+
+/** Options of {@link GrpcHost.shutdown}. */
+export interface ShutdownOptions {
+  /** How long calls in flight may take to finish before the open ones are ended UNAVAILABLE. Default 5000. */
+  readonly graceMs?: number;
+}
+
+/**
+ * grpc-js server options of the host. Keepalive: an idle connection is pinged every 30 s
+ * (answered within 10 s or closed), under the 60 s idle timeout of common proxies and load
+ * balancers, so they do not cut it. Messages up to 4 MiB each way (gRPC's default, stated):
+ * a larger one is refused RESOURCE_EXHAUSTED by grpc-js before any middleware; KeyValue's own
+ * limits (1 MiB values) answer INVALID_ARGUMENT below that.
+ */
+export const DEFAULT_SERVER_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+  "grpc.max_receive_message_length": 4 * 1024 * 1024,
+  "grpc.max_send_message_length": 4 * 1024 * 1024,
+});
+
+/**
+ * proto-loader's options: field names as in the .proto, every field present with its default
+ * (proto3 cannot tell "" from absent: KeyValue's empty key is a key), 64-bit integers and enums
+ * as strings, the set member of a oneof named.
+ */
+const LOADER_OPTIONS: LoaderOptions = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
+
+const FORCE_AFTER_ABORT_MS = 1000;
+
+interface ServiceInfo {
+  readonly fullName: string;
+  readonly packageName: string;
+  readonly name: string;
+  readonly definition: ServiceDefinition;
+}
+
+/** The services of a loaded package definition, by their full names. */
+function servicesOf(definition: PackageDefinition): ServiceInfo[] {
+  const services: ServiceInfo[] = [];
+  for (const [fullName, value] of Object.entries(definition)) {
+    if ("format" in value) continue; // a message or enum type
+    const dot = fullName.lastIndexOf(".");
+    services.push({ fullName, packageName: dot === -1 ? "" : fullName.slice(0, dot), name: fullName.slice(dot + 1), definition: value as ServiceDefinition });
+  }
+  return services;
+}
+
+function kindOf(method: { requestStream: boolean; responseStream: boolean }): MethodKind {
+  if (method.requestStream) return method.responseStream ? "bidi" : "client_stream";
+  return method.responseStream ? "server_stream" : "unary";
+}
+
+/** A call the host has open: what shutdown needs to end it. */
+interface OpenCall {
+  readonly signal: CallSignal;
+}
+
+type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
+
+/**
+ * A gRPC server (HTTP/2 + protobuf, @grpc/grpc-js) for an {@link Application}: every method of
+ * the services in `proto` becomes a {@link GrpcCallContext} run through the application's
+ * middleware and handler, exactly as the stdio host runs its calls. `ctx.service` is the short
+ * service name ("KeyValue" for /keyvalue.v1.KeyValue/Get), so selectors and routers are the same
+ * in every host; two served services with one short name are refused at construction.
+ *
+ * Unary and client-streaming methods answer with `ctx.response` (a client stream arrives as an
+ * AsyncIterable `ctx.request`); server-streaming and bidi methods write the AsyncIterable
+ * `ctx.response` with back-pressure (see {@link writeAll}) once `app.run()` has returned. Beside
+ * the services it serves grpc.health.v1 and server reflection, outside the application (no
+ * token). {@link shutdown} stops it gracefully.
+ *
+ * @example
+ *   const host = new GrpcHost({ app, proto: KEYVALUE_PROTO });
+ *   const port = await host.listen("127.0.0.1:0");
+ *   // ...
+ *   await host.shutdown({ graceMs: 5000 });
+ */
+export class GrpcHost {
+  readonly #app: Pick<Application, "run">;
+  readonly #limits: CallLimits;
+  readonly #logger: GrpcHostLogger | undefined;
+  readonly #server: Server;
+  readonly #health: HealthImplementation | undefined;
+  readonly #services: readonly ServiceInfo[];
+  readonly #open = new Set<OpenCall>();
+  #shutdown: Promise<void> | undefined;
+
+  constructor(options: GrpcHostOptions) {
+    if (options === null || typeof options !== "object" || typeof options.app?.run !== "function") throw new TypeError("GrpcHost: options.app must be an Application");
+    const files = typeof options.proto === "string" ? [options.proto] : [...(options.proto ?? [])];
+    if (files.length === 0 || files.some((file) => typeof file !== "string" || file === "")) throw new TypeError("GrpcHost: options.proto must name one or more .proto files");
+    this.#app = options.app;
+    this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
+    this.#logger = options.logger;
+    const includeDirs = [PROTO_DIR];
+    const definition = loadSync(files, { ...LOADER_OPTIONS, includeDirs });
+    this.#services = servicesOf(definition);
+    if (this.#services.length === 0) throw new TypeError(`GrpcHost: no service in ${files.join(", ")}`);
+    const seen = new Map<string, string>();
+    for (const service of this.#services) {
+      const other = seen.get(service.name);
+      if (other !== undefined) throw new TypeError(`GrpcHost: ${other} and ${service.fullName} have the same short name ${service.name}; serve them from two hosts`);
+      seen.set(service.name, service.fullName);
+    }
+    this.#server = new Server({ ...DEFAULT_SERVER_OPTIONS, ...options.serverOptions });
+    for (const service of this.#services) this.#server.addService(service.definition, this.#implementation(service));
+    if (options.health !== false) {
+      this.#health = new HealthImplementation(Object.fromEntries([["", "SERVING"], ...this.#services.map((s) => [s.fullName, "SERVING"])]));
+      this.#health.addToServer(this.#server);
+    }
+    if (options.reflection !== false) {
+      // Reflection describes the health service too, so that `grpcurl list` shows everything served.
+      const described = options.health !== false ? [...files, HEALTH_PROTO] : files;
+      new ReflectionService(loadSync(described, { ...LOADER_OPTIONS, includeDirs })).addToServer(this.#server);
+    }
+  }
+
+  /** Full names of the services served from the .proto ("keyvalue.v1.KeyValue"). */
+  get services(): readonly string[] {
+    return this.#services.map((service) => service.fullName);
+  }
+
+  /** Calls the host has open (in the pipeline, or streaming). */
+  get openCalls(): number {
+    return this.#open.size;
+  }
+
+  /**
+   * Binds `address` ("127.0.0.1:50051", "[::]:0"; port 0 picks a free one) and starts serving;
+   * resolves with the port bound. Plaintext unless `credentials` say otherwise.
+   */
+  listen(address: string, credentials: ServerCredentials = Credentials.createInsecure()): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#server.bindAsync(address, credentials, (error, port) => (error === null ? resolve(port) : reject(error)));
+    });
+  }
+
+  /**
+   * Stops gracefully: health answers NOT_SERVING (a Watch sees it at once), the server takes no
+   * new calls or connections, and calls in flight may finish for `graceMs`; then every call
+   * still open has its `ctx.signal` aborted with UNAVAILABLE, open streams are ended UNAVAILABLE,
+   * and a second later whatever is left is cut. Resolves once the server has stopped; calling it
+   * again returns the same promise.
+   */
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    const graceMs = options.graceMs ?? 5000;
+    if (!Number.isFinite(graceMs) || graceMs < 0) throw new RangeError("shutdown(): graceMs must be a finite number >= 0");
+    this.#shutdown ??= new Promise<void>((resolve) => {
+      this.#health?.setStatus("", "NOT_SERVING");
+      for (const service of this.#services) this.#health?.setStatus(service.fullName, "NOT_SERVING");
+      let force: NodeJS.Timeout | undefined;
+      const grace = setTimeout(() => {
+        if (this.#open.size > 0) this.#logger?.warn({ open: this.#open.size, graceMs }, "grace period over; ending open calls UNAVAILABLE");
+        for (const call of this.#open) call.signal.abort(SHUTTING_DOWN());
+        force = setTimeout(() => this.#server.forceShutdown(), FORCE_AFTER_ABORT_MS);
+      }, graceMs);
+      this.#server.tryShutdown(() => {
+        clearTimeout(grace);
+        clearTimeout(force);
+        resolve();
+      });
+    });
+    return this.#shutdown;
+  }
+
+  #implementation(service: ServiceInfo): UntypedServiceImplementation {
+    const implementation: UntypedServiceImplementation = {};
+    for (const [method, definition] of Object.entries(service.definition)) {
+      const kind = kindOf(definition);
+      const answer = kind === "unary" || kind === "client_stream" ? this.#answerOnce : this.#answerStream;
+      implementation[method] = ((call: AnyCall, callback?: sendUnaryData<unknown>) => {
+        const request = kind === "unary" || kind === "server_stream"
+          ? (call as ServerUnaryCall<unknown, unknown>).request
+          : (call as ServerReadableStream<unknown, unknown>).iterator({ destroyOnReturn: false });
+        const refuse = callback === undefined ? (status: StatusObject) => this.#refuse(call, status) : (status: StatusObject) => callback(status, null);
+        this.#serve(call, service, method, definition.path, kind, request, refuse, (ctx, open) => answer(call, ctx, open, callback));
+      }) as UntypedServiceImplementation[string];
+    }
+    return implementation;
+  }
+
+  /** Makes the call's context and runs it through the application, then hands it to `answer`. */
+  #serve(call: AnyCall, service: ServiceInfo, method: string, path: string, kind: MethodKind, request: unknown,
+    refuse: (status: StatusObject) => void, answer: (ctx: GrpcCallContext, open: OpenCall) => Promise<void> | void): void {
+    const incoming = incomingMetadata(call.metadata);
+    const over = incomingOverLimits(incoming, this.#limits);
+    const address = call.getPeer();
+    if (over !== undefined) {
+      this.#logger?.warn({ service: service.name, method, client: address, limit: over }, "call refused: metadata over the limits");
+      refuse(statusOf(new StatusError(Status.RESOURCE_EXHAUSTED, `metadata over the limits: ${over}`), undefined));
+      return;
+    }
+    const signal = new CallSignal(call, call.getDeadline());
+    const open: OpenCall = { signal };
+    this.#open.add(open);
+    const ctx = new GrpcCallContext({
+      service: service.name,
+      method,
+      request,
+      metadata: incoming.text,
+      peer: addressWithoutPort(address),
+      signal: signal.signal,
+      package: service.packageName,
+      path,
+      address,
+      kind,
+      binaryMetadata: incoming.binary,
+    });
+    const finish = (): void => {
+      signal.release();
+      this.#open.delete(open);
+    };
+    this.#app.run(ctx).then(() => answer(ctx, open)).then(finish, (error: unknown) => {
+      finish();
+      this.#logger?.error({ err: error, service: ctx.service, method }, "answering the call failed");
+    });
+  }
+
+  /** Ends a server-streaming or bidi call with `status`. */
+  #refuse(call: AnyCall, status: StatusObject): void {
+    const emitter = call as unknown as { emit(event: "error", error: unknown): boolean };
+    // grpc-js sends the status of an error emitted on a streaming server call.
+    emitter.emit("error", { ...status, name: "StatusError", message: status.details });
+  }
+
+  readonly #answerOnce = (call: AnyCall, ctx: GrpcCallContext, _open: OpenCall, callback: sendUnaryData<unknown> | undefined): void => {
+    const headers = ctx.responseHeadersIfAny;
+    if (headers !== undefined) call.sendMetadata(headers);
+    const failure = failureOf(ctx);
+    if (failure !== undefined) callback?.(failure, null);
+    else callback?.(null, ctx.response ?? {}, ctx.trailersIfAny);
+  };
+
+  readonly #answerStream = async (call: AnyCall, ctx: GrpcCallContext, open: OpenCall): Promise<void> => {
+    const stream = call as ServerWritableStream<unknown, unknown>;
+    const headers = ctx.responseHeadersIfAny;
+    if (headers !== undefined) stream.sendMetadata(headers);
+    const failure = failureOf(ctx);
+    if (failure !== undefined) return this.#refuse(call, failure);
+    if (!isAsyncIterable(ctx.response)) {
+      this.#logger?.error({ service: ctx.service, method: ctx.method }, "a streaming method answered without an AsyncIterable response");
+      return this.#refuse(call, statusOf(new StatusError(Status.INTERNAL), ctx.trailersIfAny));
+    }
+    try {
+      await writeAll(stream, ctx.response, open.signal.signal);
+    } catch (thrown) {
+      const error = StatusError.from(thrown);
+      if (!error.expose) this.#logger?.error({ err: thrown, service: ctx.service, method: ctx.method }, "response stream failed");
+      return this.#refuse(call, statusOf(error, ctx.trailersIfAny));
+    }
+    stream.end(ctx.trailersIfAny);
+  };
+}

@@ -1,0 +1,59 @@
+import type { Writable } from "node:stream";
+
+/** Whether `value` can be read with `for await`. */
+export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === "function";
+}
+
+/** `work`, or a rejection with the signal's reason once it aborts; the listener is removed either way. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason as unknown);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** Resolves on the stream's next 'drain' (or 'close'); both listeners are removed after. */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.removeListener("drain", done);
+      stream.removeListener("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
+}
+
+/**
+ * Writes every message of `messages` to `stream` with back-pressure: when `write()` says the
+ * stream's buffer is full (its highWaterMark: 16 messages for grpc-js's object streams), the
+ * next message is not pulled until 'drain', so a fast producer behind a slow reader holds at
+ * most that many messages here. Rejects with the signal's reason as soon as it aborts (a
+ * cancel, the deadline, shutdown), even while the producer is waiting for its next message,
+ * and then stops pulling: `return()` ends the producer's generator (its `finally` runs).
+ * Rejects with what the producer throws. Does not end the stream.
+ */
+export async function writeAll(stream: Writable, messages: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
+  const iterator = messages[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await untilAborted(iterator.next(), signal);
+      if (next.done === true) {
+        finished = true;
+        return;
+      }
+      if (!stream.write(next.value)) await untilAborted(drained(stream), signal);
+    }
+  } catch (error) {
+    finished ||= !signal.aborted; // the producer threw: it has ended already
+    throw error;
+  } finally {
+    // Not awaited: a generator suspended in an await finishes its return() only when that settles.
+    if (!finished) void iterator.return?.()?.catch(() => undefined);
+  }
+}
