@@ -1,7 +1,8 @@
 import protobuf from "protobufjs";
 import { PROTO_DIR } from "./proto-files.js";
 
-const root = protobuf.loadSync([`${PROTO_DIR}google/rpc/status.proto`, `${PROTO_DIR}google/rpc/error_details.proto`]);
+// Field names as in the .proto (retry_delay, field_violations), as the other ends spell them.
+const root = new protobuf.Root().loadSync([`${PROTO_DIR}google/rpc/status.proto`, `${PROTO_DIR}google/rpc/error_details.proto`], { keepCase: true });
 const StatusMessage = root.lookupType("google.rpc.Status");
 const RetryInfo = root.lookupType("google.rpc.RetryInfo");
 const BadRequest = root.lookupType("google.rpc.BadRequest");

@@ -5,6 +5,8 @@ import { StatusError } from "../../core/status-error.js";
 /** The reason `ctx.signal` carries when the server shuts down with the call still open. */
 export const SHUTTING_DOWN = (): StatusError => new StatusError(Status.UNAVAILABLE, "the server is shutting down");
 
+const DEADLINE = (): StatusError => new StatusError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
+
 /**
  * The `ctx.signal` of one gRPC call: aborted with a StatusError reason when the client cancels
  * (CANCELLED), the call's deadline (`grpc-timeout`) passes (DEADLINE_EXCEEDED), or the server
@@ -14,17 +16,18 @@ export const SHUTTING_DOWN = (): StatusError => new StatusError(Status.UNAVAILAB
 export class CallSignal {
   readonly #controller = new AbortController();
   readonly #call: EventEmitter;
+  readonly #deadline: number;
   #timer: NodeJS.Timeout | undefined = undefined;
-  readonly #onCancelled = (): void => this.abort(new StatusError(Status.CANCELLED, "cancelled by the client"));
+  // grpc-js ends a call whose deadline passed with its own timer, and then reports it cancelled,
+  // usually before this one's timer fires: past the deadline, a cancel is the deadline.
+  readonly #onCancelled = (): void => this.abort(Date.now() >= this.#deadline ? DEADLINE() : new StatusError(Status.CANCELLED, "cancelled by the client"));
 
   /** `deadline` is grpc-js's: a Date or epoch ms, Infinity for none. */
   constructor(call: EventEmitter, deadline: Date | number) {
     this.#call = call;
     call.once("cancelled", this.#onCancelled);
-    const at = deadline instanceof Date ? deadline.getTime() : deadline;
-    if (Number.isFinite(at)) {
-      this.#timer = setTimeout(() => this.abort(new StatusError(Status.DEADLINE_EXCEEDED, "deadline exceeded")), Math.max(0, at - Date.now()));
-    }
+    this.#deadline = deadline instanceof Date ? deadline.getTime() : deadline;
+    if (Number.isFinite(this.#deadline)) this.#timer = setTimeout(() => this.abort(DEADLINE()), Math.max(0, this.#deadline - Date.now()));
   }
 
   get signal(): AbortSignal {

@@ -8,18 +8,17 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
-  type ServiceDefinition,
   type StatusObject,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
-import { loadSync, type Options as LoaderOptions, type PackageDefinition } from "@grpc/proto-loader";
+import { loadSync } from "@grpc/proto-loader";
 import { HealthImplementation, protoPath as HEALTH_PROTO } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
 import type { Application } from "../../core/application.js";
 import { type CallLimits, DEFAULT_CALL_LIMITS } from "../../core/limits.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
-import { PROTO_DIR } from "../../grpc/proto-files.js";
+import { LOADER_OPTIONS, loadServices, type ServiceInfo } from "../../grpc/services.js";
 import type { Logger } from "../../logging/logger.js";
 import { failureOf, statusOf } from "./answer.js";
 import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
@@ -68,32 +67,8 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ChannelOptions> = Object.freeze({
   "grpc.max_send_message_length": 4 * 1024 * 1024,
 });
 
-/**
- * proto-loader's options: field names as in the .proto, every field present with its default
- * (proto3 cannot tell "" from absent: KeyValue's empty key is a key), 64-bit integers and enums
- * as strings, the set member of a oneof named.
- */
-const LOADER_OPTIONS: LoaderOptions = { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true };
-
+/** After the grace period's aborts, how long open calls get to send their UNAVAILABLE before connections are cut. */
 const FORCE_AFTER_ABORT_MS = 1000;
-
-interface ServiceInfo {
-  readonly fullName: string;
-  readonly packageName: string;
-  readonly name: string;
-  readonly definition: ServiceDefinition;
-}
-
-/** The services of a loaded package definition, by their full names. */
-function servicesOf(definition: PackageDefinition): ServiceInfo[] {
-  const services: ServiceInfo[] = [];
-  for (const [fullName, value] of Object.entries(definition)) {
-    if ("format" in value) continue; // a message or enum type
-    const dot = fullName.lastIndexOf(".");
-    services.push({ fullName, packageName: dot === -1 ? "" : fullName.slice(0, dot), name: fullName.slice(dot + 1), definition: value as ServiceDefinition });
-  }
-  return services;
-}
 
 function kindOf(method: { requestStream: boolean; responseStream: boolean }): MethodKind {
   if (method.requestStream) return method.responseStream ? "bidi" : "client_stream";
@@ -139,13 +114,10 @@ export class GrpcHost {
   constructor(options: GrpcHostOptions) {
     if (options === null || typeof options !== "object" || typeof options.app?.run !== "function") throw new TypeError("GrpcHost: options.app must be an Application");
     const files = typeof options.proto === "string" ? [options.proto] : [...(options.proto ?? [])];
-    if (files.length === 0 || files.some((file) => typeof file !== "string" || file === "")) throw new TypeError("GrpcHost: options.proto must name one or more .proto files");
     this.#app = options.app;
     this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
     this.#logger = options.logger;
-    const includeDirs = [PROTO_DIR];
-    const definition = loadSync(files, { ...LOADER_OPTIONS, includeDirs });
-    this.#services = servicesOf(definition);
+    this.#services = loadServices(files).services;
     if (this.#services.length === 0) throw new TypeError(`GrpcHost: no service in ${files.join(", ")}`);
     const seen = new Map<string, string>();
     for (const service of this.#services) {
@@ -162,7 +134,7 @@ export class GrpcHost {
     if (options.reflection !== false) {
       // Reflection describes the health service too, so that `grpcurl list` shows everything served.
       const described = options.health !== false ? [...files, HEALTH_PROTO] : files;
-      new ReflectionService(loadSync(described, { ...LOADER_OPTIONS, includeDirs })).addToServer(this.#server);
+      new ReflectionService(loadSync(described, { ...LOADER_OPTIONS })).addToServer(this.#server);
     }
   }
 
