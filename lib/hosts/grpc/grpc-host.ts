@@ -54,9 +54,9 @@ export interface ShutdownOptions {
 }
 
 /**
- * grpc-js server options of the host. Keepalive: an idle connection is pinged every 30 s
- * (answered within 10 s or closed), under the 60 s idle timeout of common proxies and load
- * balancers, so they do not cut it. Messages up to 4 MiB each way (gRPC's default, stated):
+ * grpc-js server options of the host. Keepalive: every connection is pinged every 30 s
+ * (answered within 10 s or closed), more often than the 60 s idle timeout of common proxies and
+ * load balancers, so they do not cut an idle one. Messages up to 4 MiB each way (gRPC's default, stated):
  * a larger one is refused RESOURCE_EXHAUSTED by grpc-js before any middleware; KeyValue's own
  * limits (1 MiB values) answer INVALID_ARGUMENT below that.
  */

@@ -11,7 +11,7 @@ import { GrpcCallContext } from "../../../lib/hosts/grpc/grpc-call-context.js";
 import { GrpcHost } from "../../../lib/hosts/grpc/grpc-host.js";
 import { keyValueService } from "../../../lib/key-value/key-value.js";
 import { rateLimit } from "../../../middleware/rate-limit.js";
-import { bareClient, bearer, grpc, healthCheck, readAll, reflectedServices, richStatus, unary } from "../../support/bare-grpc.js";
+import { bareClient, bearer, grpc, HEALTH_PROTO, healthCheck, readAll, reflectedServices, richStatus, unary } from "../../support/bare-grpc.js";
 import { MemoryLogger } from "../../support/servers.js";
 
 const until = (signal: AbortSignal): Promise<unknown> => new Promise((resolve) => signal.addEventListener("abort", () => resolve(signal.reason), { once: true }));
@@ -263,7 +263,7 @@ describe("GrpcHost", () => {
     });
 
     it("shutdown(): health NOT_SERVING at once, a unary call in flight finishes, an open stream ends UNAVAILABLE after the grace period", async () => {
-      const health = bareClient(target, "grpc.health.v1.Health", `${process.cwd()}/node_modules/grpc-health-check/proto/health/v1/health.proto`);
+      const health = bareClient(target, "grpc.health.v1.Health", HEALTH_PROTO);
       const watch = health["Watch"]!({ service: "" }) as grpc.ClientReadableStream<{ status: string }>;
       const statuses: string[] = [];
       watch.on("data", (answer: { status: string }) => statuses.push(answer.status));
