@@ -11,7 +11,7 @@ import { median, quantile } from "./measure.js";
  * The gRPC section of `npm run bench -- --grpc` (or `node dist/bench/grpc.js`): server CPU per
  * unary call and paced latency of `bin/node --listen` (logging -> auth -> rate_limit -> KeyValue)
  * against a bare grpc-js server of the same .proto with a Map, and against grpc-js server
- * interceptors doing the same work (bench/grpc-servers.ts). Each server is a process of its own:
+ * interceptors and nice-grpc middleware doing the same work (bench/grpc-servers.ts). Each server is a process of its own:
  * its CPU comes from /proc/<pid>/stat (utime + stime), so the load generator (this process)
  * is not counted. Writes bench/out/grpc.md.
  */
@@ -30,15 +30,18 @@ export interface GrpcBenchOptions {
   /** Offered load of the latency runs, calls per second, and their length. */
   readonly ratePerSec: number;
   readonly latencyCalls: number;
+  /** Messages of the server stream row. */
+  readonly streamMessages: number;
 }
 
-export const QUICK_GRPC: GrpcBenchOptions = { calls: 10_000, rounds: 3, concurrency: 32, warmup: 5_000, ratePerSec: 500, latencyCalls: 1_000 };
+export const QUICK_GRPC: GrpcBenchOptions = { calls: 10_000, rounds: 3, concurrency: 32, warmup: 5_000, ratePerSec: 500, latencyCalls: 1_000, streamMessages: 200_000 };
 
 interface Server {
   readonly name: string;
   readonly child: ChildProcess;
   readonly client: grpc.Client;
   readonly get: grpc.MethodDefinition<unknown, unknown>;
+  readonly scanSerialize: (request: unknown) => Buffer;
 }
 
 interface Row {
@@ -70,11 +73,16 @@ async function start(name: string, command: string, args: string[], env: Record<
   closeSync(stderr);
   let stdout = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
-  const port = await waitFor(() => /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)/.exec(readFileSync(logFile, "utf8"))?.[1], `${name} to listen`);
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const port = await waitFor(() => {
+    if (exited) throw new Error(`${name} exited before listening; see ${logFile}`);
+    return /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)/.exec(readFileSync(logFile, "utf8"))?.[1];
+  }, `${name} to listen`);
   const definition = loadSync(KEYVALUE_PROTO, { keepCase: true, defaults: true });
   const service = definition["keyvalue.v1.KeyValue"] as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>;
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const server = { name, child, client, get: service["Get"]! };
+  const server = { name, child, client, get: service["Get"]!, scanSerialize: service["Scan"]!.requestSerialize };
   await call(server, service["Put"]!, { key: "k", value: "v" });
   return server;
 }
@@ -88,6 +96,17 @@ const METADATA = (() => {
 function call(server: Server, method: grpc.MethodDefinition<unknown, unknown>, request: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
     server.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, METADATA.clone(), (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** One Scan of `limit` messages, read to the end. */
+function scan(server: Server, limit: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const path = "/keyvalue.v1.KeyValue/Scan";
+    const call = server.client.makeServerStreamRequest(path, server.scanSerialize, (bytes: Buffer) => bytes, { prefix: "k", limit }, METADATA.clone());
+    call.on("data", () => undefined);
+    call.on("end", resolve);
+    call.on("error", reject);
   });
 }
 
@@ -136,9 +155,11 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
   const specs: [string, string, string[], Record<string, string>][] = [
     ["grpc-js bare (Map)", node, [join(ROOT, "dist/bench/grpc-servers.js"), "bare"], {}],
     ["grpc-js interceptors", node, [join(ROOT, "dist/bench/grpc-servers.js"), "interceptors"], {}],
+    ["nice-grpc middleware", node, [join(ROOT, "dist/bench/grpc-servers.js"), "nice-grpc"], {}],
     ["bin/node --listen", join(ROOT, "bin/node"), ["--listen", "127.0.0.1:0"], HIGH_LIMITS],
   ];
   const servers: Server[] = [];
+  const streams: Server[] = [];
   const cold = new Map<string, { p50: number; p99: number }>();
   try {
     for (const [name, command, args, env] of specs) {
@@ -161,6 +182,19 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
     for (const server of servers) {
       rows.push({ name: server.name, cpuUsPerCall: median(cpu.get(server.name)!), cold: cold.get(server.name)!, warm: await paced(server, options.latencyCalls, options.ratePerSec) });
     }
+    for (const [name, mode] of [["grpc-js bare (Map)", "bare"], ["GrpcHost + logging, auth, rate_limit", "host"], ["nice-grpc middleware", "nice-grpc"]] as const) {
+      streams.push(await start(name, node, [join(ROOT, "dist/bench/grpc-servers.js"), mode], {}, join(out, `grpc-stream-${streams.length}.log`)));
+    }
+    const streamRows: string[] = [];
+    for (const server of streams) {
+      await scan(server, options.streamMessages / 10); // warm-up
+      const before = cpuMsOf(server.child.pid!);
+      const startedAt = performance.now();
+      await scan(server, options.streamMessages);
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cpuUs = ((cpuMsOf(server.child.pid!) - before) * 1000) / options.streamMessages;
+      streamRows.push(`| ${server.name} | ${Math.round(options.streamMessages / seconds).toLocaleString("en")} | ${cpuUs.toFixed(2)} |`);
+    }
     const bare = rows[0]!.cpuUsPerCall;
     const text = [
       `### gRPC: server CPU per unary call (KeyValue/Get), ${options.rounds} rounds of ${options.calls} calls, ${options.concurrency} in flight; latency at ${options.ratePerSec} calls/s`,
@@ -169,13 +203,19 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
       "|---|---:|---:|---:|---:|",
       ...rows.map((r) => `| ${r.name} | ${r.cpuUsPerCall.toFixed(1)} | ${(r.cpuUsPerCall / bare).toFixed(2)} | ${r.cold.p50.toFixed(2)} / ${r.cold.p99.toFixed(2)} | ${r.warm.p50.toFixed(2)} / ${r.warm.p99.toFixed(2)} |`),
       "",
+      `### gRPC: one server stream (Scan) of ${options.streamMessages.toLocaleString("en")} messages, read as fast as they come`,
+      "",
+      "| server | messages/s | server CPU µs/message |",
+      "|---|---:|---:|",
+      ...streamRows,
+      "",
       `CPU rounds (µs/call): ${rows.map((r) => `${r.name}: ${cpu.get(r.name)!.map((v) => v.toFixed(1)).join(", ")}`).join("; ")}. Cold: the first ${options.latencyCalls} calls after start; warm: after ${options.warmup + options.rounds * options.calls} calls.`,
       "",
     ].join("\n");
     writeFileSync(join(out, "grpc.md"), text);
     return text;
   } finally {
-    await Promise.all(servers.map(stop));
+    await Promise.all([...servers, ...streams].map(stop));
   }
 }
 
