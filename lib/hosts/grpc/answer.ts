@@ -1,8 +1,11 @@
 import { Metadata as GrpcMetadata, type StatusObject } from "@grpc/grpc-js";
 import { Status, statusCode } from "../../core/status.js";
-import { StatusError } from "../../core/status-error.js";
+import type { StatusError } from "../../core/status-error.js";
 import { encodeStatusDetails, PUSHBACK_KEY, type RichDetails, STATUS_DETAILS_KEY } from "../../grpc/rich-status.js";
 import type { GrpcCallContext } from "./grpc-call-context.js";
+
+/** A status as grpc-js sends it: code, message, and trailers when there are any. */
+export type WireStatus = Pick<StatusObject, "code" | "details"> & { metadata?: GrpcMetadata };
 
 /**
  * The rich details a StatusError earns on the wire, from its `details` (which are otherwise for
@@ -30,15 +33,14 @@ function richDetailsOf(error: StatusError): RichDetails | undefined {
  * `trailers` plus, for an error with rich details, `grpc-status-details-bin` (a google.rpc.Status)
  * and, with a retry delay, gRFC A6's `grpc-retry-pushback-ms`.
  */
-export function statusOf(error: StatusError, trailers: GrpcMetadata | undefined): StatusObject {
+export function statusOf(error: StatusError, trailers: GrpcMetadata | undefined): WireStatus {
   const code = statusCode[error.code];
   const details = error.expose ? error.message : error.code;
-  const metadata = trailers ?? new GrpcMetadata();
   const rich = richDetailsOf(error);
-  if (rich !== undefined) {
-    metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(code, details, rich));
-    if (rich.retryDelayMs !== undefined) metadata.set(PUSHBACK_KEY, String(Math.max(0, Math.ceil(rich.retryDelayMs))));
-  }
+  if (rich === undefined) return trailers === undefined ? { code, details } : { code, details, metadata: trailers };
+  const metadata = trailers ?? new GrpcMetadata();
+  metadata.set(STATUS_DETAILS_KEY, encodeStatusDetails(code, details, rich));
+  if (rich.retryDelayMs !== undefined) metadata.set(PUSHBACK_KEY, String(Math.max(0, Math.ceil(rich.retryDelayMs))));
   return { code, details, metadata };
 }
 
@@ -47,7 +49,11 @@ export function statusOf(error: StatusError, trailers: GrpcMetadata | undefined)
  * set without one (KeyValue's NOT_FOUND), that status with its name as the message. A non-OK
  * status carries no response message on gRPC.
  */
-export function failureOf(ctx: GrpcCallContext): StatusObject | undefined {
-  if (ctx.failure === undefined && ctx.status === Status.OK) return undefined;
-  return statusOf(ctx.failure?.error ?? new StatusError(ctx.status, ctx.status), ctx.trailersIfAny);
+export function failureOf(ctx: GrpcCallContext): WireStatus | undefined {
+  if (ctx.failure !== undefined) return statusOf(ctx.failure.error, ctx.trailersIfAny);
+  if (ctx.status === Status.OK) return undefined;
+  // No error to build (its stack trace is the dearest part of a NOT_FOUND): a status and its name.
+  const trailers = ctx.trailersIfAny;
+  const code = statusCode[ctx.status];
+  return trailers === undefined ? { code, details: ctx.status } : { code, details: ctx.status, metadata: trailers };
 }

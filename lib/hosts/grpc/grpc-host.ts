@@ -8,7 +8,6 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
-  type StatusObject,
   type UntypedServiceImplementation,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
@@ -20,11 +19,11 @@ import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import { LOADER_OPTIONS, loadServices, type ServiceInfo } from "../../grpc/services.js";
 import type { Logger } from "../../logging/logger.js";
-import { failureOf, statusOf } from "./answer.js";
+import { failureOf, statusOf, type WireStatus } from "./answer.js";
 import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
 import { GrpcCallContext, type MethodKind } from "./grpc-call-context.js";
 import { addressWithoutPort, incomingMetadata, incomingOverLimits } from "./incoming.js";
-import { isAsyncIterable, writeAll } from "./response-stream.js";
+import { isAsyncIterable, readAll, writeAll } from "./message-streams.js";
 
 /** Receives host events and what went wrong outside the pipeline (a response stream that failed). */
 export type GrpcHostLogger = Pick<Logger, "info" | "warn" | "error">;
@@ -74,6 +73,11 @@ function kindOf(method: { requestStream: boolean; responseStream: boolean }): Me
   if (method.requestStream) return method.responseStream ? "bidi" : "client_stream";
   return method.responseStream ? "server_stream" : "unary";
 }
+
+/** `ctx.request` of a unary or server-streaming call: its one message. */
+const requestMessage = (call: AnyCall): unknown => (call as ServerUnaryCall<unknown, unknown>).request;
+/** `ctx.request` of a client-streaming or bidi call: its messages, as an AsyncIterable. */
+const requestStream = (call: AnyCall, signal: AbortSignal): unknown => readAll(call as ServerReadableStream<unknown, unknown>, signal);
 
 /** A call the host has open: what shutdown needs to end it. */
 interface OpenCall {
@@ -191,11 +195,9 @@ export class GrpcHost {
     for (const [method, definition] of Object.entries(service.definition)) {
       const kind = kindOf(definition);
       const answer = kind === "unary" || kind === "client_stream" ? this.#answerOnce : this.#answerStream;
+      const request = kind === "unary" || kind === "server_stream" ? requestMessage : requestStream;
       implementation[method] = ((call: AnyCall, callback?: sendUnaryData<unknown>) => {
-        const request = kind === "unary" || kind === "server_stream"
-          ? (call as ServerUnaryCall<unknown, unknown>).request
-          : (call as ServerReadableStream<unknown, unknown>).iterator({ destroyOnReturn: false });
-        const refuse = callback === undefined ? (status: StatusObject) => this.#refuse(call, status) : (status: StatusObject) => callback(status, null);
+        const refuse = callback === undefined ? (status: WireStatus) => this.#refuse(call, status) : (status: WireStatus) => callback(status, null);
         this.#serve(call, service, method, definition.path, kind, request, refuse, (ctx, open) => answer(call, ctx, open, callback));
       }) as UntypedServiceImplementation[string];
     }
@@ -203,8 +205,8 @@ export class GrpcHost {
   }
 
   /** Makes the call's context and runs it through the application, then hands it to `answer`. */
-  #serve(call: AnyCall, service: ServiceInfo, method: string, path: string, kind: MethodKind, request: unknown,
-    refuse: (status: StatusObject) => void, answer: (ctx: GrpcCallContext, open: OpenCall) => Promise<void> | void): void {
+  #serve(call: AnyCall, service: ServiceInfo, method: string, path: string, kind: MethodKind, request: (call: AnyCall, signal: AbortSignal) => unknown,
+    refuse: (status: WireStatus) => void, answer: (ctx: GrpcCallContext, open: OpenCall) => Promise<void> | void): void {
     const incoming = incomingMetadata(call.metadata);
     const over = incomingOverLimits(incoming, this.#limits);
     const address = call.getPeer();
@@ -219,7 +221,7 @@ export class GrpcHost {
     const ctx = new GrpcCallContext({
       service: service.name,
       method,
-      request,
+      request: request(call, signal.signal),
       metadata: incoming.text,
       peer: addressWithoutPort(address),
       signal: signal.signal,
@@ -240,7 +242,7 @@ export class GrpcHost {
   }
 
   /** Ends a server-streaming or bidi call with `status`. */
-  #refuse(call: AnyCall, status: StatusObject): void {
+  #refuse(call: AnyCall, status: WireStatus): void {
     const emitter = call as unknown as { emit(event: "error", error: unknown): boolean };
     // grpc-js sends the status of an error emitted on a streaming server call.
     emitter.emit("error", { ...status, name: "StatusError", message: status.details });

@@ -58,9 +58,12 @@ function testApp() {
         yield* [];
       })();
     },
-    async PutMany(request: unknown) {
+    async PutMany(request: unknown, ctx: CallContext) {
       let written = 0;
-      for await (const item of request as AsyncIterable<{ key: string; value: string }>) if (item.key !== "") written++;
+      for await (const item of request as AsyncIterable<{ key: string; value: string }>) {
+        if (item.key === "slow") aborts.push(await until(ctx.signal!));
+        if (item.key !== "") written++;
+      }
       return { written };
     },
     Batch(request: unknown) {
@@ -212,6 +215,16 @@ describe("GrpcHost", () => {
         call.end();
       });
       expect(await answer).to.deep.equal({ written: 3 });
+    });
+
+    it("client streaming: a client cancel aborts ctx.signal of the handler at work", async () => {
+      const call = client["PutMany"]!(new grpc.Metadata(), () => {}) as grpc.ClientWritableStream<unknown>;
+      call.write({ key: "slow", value: "v" });
+      await tick(50);
+      call.cancel();
+      await tick(50);
+      expect((fixture.aborts[0] as StatusError).code).to.equal(Status.CANCELLED);
+      expect(host.openCalls).to.equal(0);
     });
 
     it("bidi: answers each operation as it arrives, before the client half-closes", async () => {

@@ -1,4 +1,4 @@
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 
 /** Whether `value` can be read with `for await`. */
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
@@ -55,5 +55,24 @@ export async function writeAll(stream: Writable, messages: AsyncIterable<unknown
   } finally {
     // Not awaited: a generator suspended in an await finishes its return() only when that settles.
     if (!finished) void iterator.return?.()?.catch(() => undefined);
+  }
+}
+
+/**
+ * The messages of a client stream as an AsyncIterable, for `ctx.request`: in order, ending when
+ * the client half-closes; rejecting with the signal's reason as soon as it aborts (a cancel,
+ * the deadline, shutdown), even while waiting for the next message. Breaking out of it does not
+ * destroy the call (a bidi call's response side goes on).
+ *
+ * grpc-js ends the messages of a call the client cancelled as it ends those of a half-close,
+ * and reports the cancel (which aborts the signal) a few milliseconds later: a handler that
+ * reads to the end and then works on sees `ctx.signal` abort; nothing it answers is sent.
+ */
+export async function* readAll(stream: Readable, signal: AbortSignal): AsyncGenerator<unknown, void, undefined> {
+  const iterator = stream.iterator({ destroyOnReturn: false });
+  for (;;) {
+    const next = await untilAborted(iterator.next(), signal);
+    if (next.done === true) return;
+    yield next.value;
   }
 }
