@@ -74,14 +74,12 @@ function kindOf(method: { requestStream: boolean; responseStream: boolean }): Me
   return method.responseStream ? "server_stream" : "unary";
 }
 
-/** `ctx.request` of a unary or server-streaming call: its one message. */
-const requestMessage = (call: AnyCall): unknown => (call as ServerUnaryCall<unknown, unknown>).request;
-/** `ctx.request` of a client-streaming or bidi call: its messages, as an AsyncIterable. */
-const requestStream = (call: AnyCall, signal: AbortSignal): unknown => readAll(call as ServerReadableStream<unknown, unknown>, signal);
-
-/** A call the host has open: what shutdown needs to end it. */
-interface OpenCall {
-  readonly signal: CallSignal;
+/** One method as the host serves it. */
+interface Route {
+  readonly service: ServiceInfo;
+  readonly method: string;
+  readonly path: string;
+  readonly kind: MethodKind;
 }
 
 type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
@@ -112,7 +110,8 @@ export class GrpcHost {
   readonly #server: Server;
   readonly #health: HealthImplementation | undefined;
   readonly #services: readonly ServiceInfo[];
-  readonly #open = new Set<OpenCall>();
+  /** The calls open now, by their signal: what shutdown aborts. */
+  readonly #open = new Set<CallSignal>();
   #shutdown: Promise<void> | undefined;
 
   constructor(options: GrpcHostOptions) {
@@ -178,7 +177,7 @@ export class GrpcHost {
       let force: NodeJS.Timeout | undefined;
       const grace = setTimeout(() => {
         if (this.#open.size > 0) this.#logger?.warn({ open: this.#open.size, graceMs }, "grace period over; ending open calls UNAVAILABLE");
-        for (const call of this.#open) call.signal.abort(SHUTTING_DOWN());
+        for (const signal of this.#open) signal.abort(SHUTTING_DOWN());
         force = setTimeout(() => this.#server.forceShutdown(), FORCE_AFTER_ABORT_MS);
       }, graceMs);
       this.#server.tryShutdown(() => {
@@ -193,52 +192,59 @@ export class GrpcHost {
   #implementation(service: ServiceInfo): UntypedServiceImplementation {
     const implementation: UntypedServiceImplementation = {};
     for (const [method, definition] of Object.entries(service.definition)) {
-      const kind = kindOf(definition);
-      const answer = kind === "unary" || kind === "client_stream" ? this.#answerOnce : this.#answerStream;
-      const request = kind === "unary" || kind === "server_stream" ? requestMessage : requestStream;
-      implementation[method] = ((call: AnyCall, callback?: sendUnaryData<unknown>) => {
-        const refuse = callback === undefined ? (status: WireStatus) => this.#refuse(call, status) : (status: WireStatus) => callback(status, null);
-        this.#serve(call, service, method, definition.path, kind, request, refuse, (ctx, open) => answer(call, ctx, open, callback));
-      }) as UntypedServiceImplementation[string];
+      const route: Route = { service, method, path: definition.path, kind: kindOf(definition) };
+      implementation[method] = ((call: AnyCall, callback?: sendUnaryData<unknown>) => this.#serve(call, callback, route)) as UntypedServiceImplementation[string];
     }
     return implementation;
   }
 
-  /** Makes the call's context and runs it through the application, then hands it to `answer`. */
-  #serve(call: AnyCall, service: ServiceInfo, method: string, path: string, kind: MethodKind, request: (call: AnyCall, signal: AbortSignal) => unknown,
-    refuse: (status: WireStatus) => void, answer: (ctx: GrpcCallContext, open: OpenCall) => Promise<void> | void): void {
+  /**
+   * Makes the call's context, runs it through the application and answers: with `callback`
+   * for unary and client-streaming methods, on the call's stream for the others.
+   */
+  #serve(call: AnyCall, callback: sendUnaryData<unknown> | undefined, route: Route): void {
+    const { service, method, kind } = route;
     const incoming = incomingMetadata(call.metadata);
     const over = incomingOverLimits(incoming, this.#limits);
     const address = call.getPeer();
     if (over !== undefined) {
       this.#logger?.warn({ service: service.name, method, client: address, limit: over }, "call refused: metadata over the limits");
-      refuse(statusOf(new StatusError(Status.RESOURCE_EXHAUSTED, `metadata over the limits: ${over}`), undefined));
+      const refusal = statusOf(new StatusError(Status.RESOURCE_EXHAUSTED, `metadata over the limits: ${over}`), undefined);
+      if (callback === undefined) this.#refuse(call, refusal);
+      else callback(refusal, null);
       return;
     }
     const signal = new CallSignal(call, call.getDeadline());
-    const open: OpenCall = { signal };
-    this.#open.add(open);
+    this.#open.add(signal);
     const ctx = new GrpcCallContext({
       service: service.name,
       method,
-      request: request(call, signal.signal),
+      request: kind === "unary" || kind === "server_stream" ? (call as ServerUnaryCall<unknown, unknown>).request : readAll(call as ServerReadableStream<unknown, unknown>, signal.signal),
       metadata: incoming.text,
       peer: addressWithoutPort(address),
       signal: signal.signal,
       package: service.packageName,
-      path,
+      path: route.path,
       address,
       kind,
       binaryMetadata: incoming.binary,
     });
     const finish = (): void => {
       signal.release();
-      this.#open.delete(open);
+      this.#open.delete(signal);
     };
-    this.#app.run(ctx).then(() => answer(ctx, open)).then(finish, (error: unknown) => {
+    const failed = (error: unknown): void => {
       finish();
       this.#logger?.error({ err: error, service: ctx.service, method }, "answering the call failed");
-    });
+    };
+    this.#app.run(ctx).then(() => {
+      if (callback !== undefined) {
+        this.#answerOnce(call, ctx, callback);
+        finish();
+      } else {
+        this.#answerStream(call as ServerWritableStream<unknown, unknown>, ctx, signal.signal).then(finish, failed);
+      }
+    }).catch(failed);
   }
 
   /** Ends a server-streaming or bidi call with `status`. */
@@ -248,31 +254,32 @@ export class GrpcHost {
     emitter.emit("error", { ...status, name: "StatusError", message: status.details });
   }
 
-  readonly #answerOnce = (call: AnyCall, ctx: GrpcCallContext, _open: OpenCall, callback: sendUnaryData<unknown> | undefined): void => {
+  /** Answers a unary or client-streaming call: headers, then the response or the status. */
+  #answerOnce(call: AnyCall, ctx: GrpcCallContext, callback: sendUnaryData<unknown>): void {
     const headers = ctx.responseHeadersIfAny;
     if (headers !== undefined) call.sendMetadata(headers);
     const failure = failureOf(ctx);
-    if (failure !== undefined) callback?.(failure, null);
-    else callback?.(null, ctx.response ?? {}, ctx.trailersIfAny);
-  };
+    if (failure !== undefined) callback(failure, null);
+    else callback(null, ctx.response ?? {}, ctx.trailersIfAny);
+  }
 
-  readonly #answerStream = async (call: AnyCall, ctx: GrpcCallContext, open: OpenCall): Promise<void> => {
-    const stream = call as ServerWritableStream<unknown, unknown>;
+  /** Answers a server-streaming or bidi call: headers, the response's messages, then the status. */
+  async #answerStream(stream: ServerWritableStream<unknown, unknown>, ctx: GrpcCallContext, signal: AbortSignal): Promise<void> {
     const headers = ctx.responseHeadersIfAny;
     if (headers !== undefined) stream.sendMetadata(headers);
     const failure = failureOf(ctx);
-    if (failure !== undefined) return this.#refuse(call, failure);
+    if (failure !== undefined) return this.#refuse(stream, failure);
     if (!isAsyncIterable(ctx.response)) {
       this.#logger?.error({ service: ctx.service, method: ctx.method }, "a streaming method answered without an AsyncIterable response");
-      return this.#refuse(call, statusOf(new StatusError(Status.INTERNAL), ctx.trailersIfAny));
+      return this.#refuse(stream, statusOf(new StatusError(Status.INTERNAL), ctx.trailersIfAny));
     }
     try {
-      await writeAll(stream, ctx.response, open.signal.signal);
+      await writeAll(stream, ctx.response, signal);
     } catch (thrown) {
       const error = StatusError.from(thrown);
       if (!error.expose) this.#logger?.error({ err: thrown, service: ctx.service, method: ctx.method }, "response stream failed");
-      return this.#refuse(call, statusOf(error, ctx.trailersIfAny));
+      return this.#refuse(stream, statusOf(error, ctx.trailersIfAny));
     }
     stream.end(ctx.trailersIfAny);
-  };
+  }
 }
