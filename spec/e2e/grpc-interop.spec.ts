@@ -1,7 +1,7 @@
 // bin/node --listen as a child process, called by a client that contains none of the project's
 // code: a bare grpc-js client made from proto/keyvalue.proto (spec/support/bare-grpc.ts).
 import { expect } from "chai";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { promisify } from "node:util";
@@ -148,5 +148,38 @@ describe("bin/node in stdio mode", () => {
     walk(`${ROOT}dist/bin/node.js`);
     expect(seen.size).to.be.above(5);
     expect(reached.filter((s) => /grpc|protobufjs/.test(s))).to.deep.equal([]);
+  });
+});
+
+/** A Python with grpcio (Debian's python3-grpcio installs it for /usr/bin/python3), or undefined. */
+function pythonWithGrpc(): string | undefined {
+  for (const python of ["python3", "/usr/bin/python3"]) {
+    const probe = spawnSync(python, ["-c", "import grpc"], { stdio: "ignore" });
+    if (probe.status === 0) return python;
+  }
+  return undefined;
+}
+
+describe("bin/node --listen with Python's grpcio as the client", function () {
+  this.timeout(20_000);
+  const python = pythonWithGrpc();
+
+  it("answers a second independent client: statuses, messages, RetryInfo and pushback trailers", async function () {
+    if (python === undefined) this.skip(); // apt-get install python3-grpcio
+    const served = await startGrpcNode({ RATE_LIMIT_CAPACITY: "3", RATE_LIMIT_REFILL_PER_SEC: "1" });
+    try {
+      const { stdout } = await promisify(execFile)(python!, [`${ROOT}spec/e2e/grpc-python-client.py`, served.target]);
+      const lines = stdout.trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(lines.map((l) => [l["call"], l["code"]])).to.deep.equal([
+        ["put", "OK"], ["get", "OK"], ["get-missing", "NOT_FOUND"], ["get-anonymous", "UNAUTHENTICATED"], ["get-3", "RESOURCE_EXHAUSTED"], ["get-4", "RESOURCE_EXHAUSTED"],
+      ]);
+      expect(lines[1]).to.include({ response_has_key: true });
+      expect(lines[3]).to.include({ details: "no authorization metadata" });
+      const trailers = lines[4]!["trailers"] as Record<string, string>;
+      expect(Number(trailers["grpc-retry-pushback-ms"])).to.be.within(1, 1000);
+      expect(trailers["grpc-status-details-bin"]).to.match(/^<\d+ bytes>$/);
+    } finally {
+      served.node.kill("SIGKILL");
+    }
   });
 });
