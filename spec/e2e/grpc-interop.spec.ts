@@ -103,7 +103,7 @@ describe("bin/node --listen (gRPC) with a bare grpc-js client", function () {
   });
 
   it("on SIGTERM: health turns NOT_SERVING for an open Watch, calls in flight are answered, the open stream ends, exit 0", async () => {
-    const { target, client, node } = await start({ GRPC_SHUTDOWN_GRACE_MS: "300" });
+    const { target, client, node } = await start({ GRPC_SHUTDOWN_GRACE_MS: "300", RATE_LIMIT_CAPACITY: "1000" });
     const health = bareClient(target, "grpc.health.v1.Health", HEALTH_PROTO);
     clients.push(health);
     const watch = health["Watch"]!({ service: "" }) as grpc.ClientReadableStream<{ status: string }>;
@@ -114,7 +114,8 @@ describe("bin/node --listen (gRPC) with a bare grpc-js client", function () {
     const inFlight = Array.from({ length: 20 }, (_, i) => unary(client, "Put", { key: `k${i}`, value: "v" }, TOKEN));
     node.kill("SIGTERM");
     const answers = await Promise.all(inFlight);
-    expect(answers.filter((a) => a.response !== undefined).length + answers.filter((a) => a.error?.code === grpc.status.UNAVAILABLE).length).to.equal(20);
+    // Each is answered, or refused UNAVAILABLE when it reached a server that had stopped taking calls.
+    expect(answers.map((a) => (a.response !== undefined ? "written" : a.error?.code === grpc.status.UNAVAILABLE ? "refused" : a.error?.code))).to.satisfy((outcomes: unknown[]) => outcomes.every((o) => o === "written" || o === "refused"));
     await watchEnded;
     expect(statuses).to.deep.equal(["SERVING", "NOT_SERVING"]);
     expect(await node.exited(5000)).to.deep.equal({ code: 0, signal: null });

@@ -25,7 +25,7 @@ export class CallSignal {
   /** `deadline` is grpc-js's: a Date or epoch ms, Infinity for none. */
   constructor(call: EventEmitter, deadline: Date | number) {
     this.#call = call;
-    call.once("cancelled", this.#onCancelled);
+    call.on("cancelled", this.#onCancelled);
     this.#deadline = deadline instanceof Date ? deadline.getTime() : deadline;
     if (Number.isFinite(this.#deadline)) this.#timer = setTimeout(() => this.abort(DEADLINE()), Math.max(0, this.#deadline - Date.now()));
   }

@@ -3,8 +3,8 @@ import { type CallLimits, metadataOverLimits } from "../../core/limits.js";
 
 /** A call's request metadata, split as {@link GrpcCallContext} holds it. */
 export interface IncomingMetadata {
-  /** Text entries, for `ctx.metadata`. */
-  readonly text: Record<string, string>;
+  /** The entries for `ctx.metadata`, which keeps the text ones (it ignores values that are not strings). */
+  readonly text: Readonly<Record<string, string | Buffer>>;
   /** `-bin` entries, as bytes. */
   readonly binary: ReadonlyMap<string, Buffer>;
 }
@@ -15,17 +15,18 @@ const NO_BINARY: ReadonlyMap<string, Buffer> = new Map();
  * Splits grpc-js metadata into text and `-bin` entries. A key sent more than once keeps its
  * first value, as `Metadata.getMap()` does. (grpc-js has already taken out `grpc-timeout`,
  * `grpc-encoding`, `content-type` and the other transport headers.)
+ *
+ * `text` is getMap()'s object itself, `-bin` Buffers included: core's Metadata reads string
+ * values only, so they never reach `ctx.metadata` and no copy is made per call.
  */
 export function incomingMetadata(metadata: GrpcMetadata): IncomingMetadata {
   const map = metadata.getMap();
-  const text: Record<string, string> = {};
   let binary: Map<string, Buffer> | undefined;
-  for (const key of Object.keys(map)) {
+  for (const key in map) {
     const value = map[key];
-    if (typeof value === "string") text[key] = value;
-    else if (value !== undefined) (binary ??= new Map()).set(key, value);
+    if (typeof value !== "string" && value !== undefined) (binary ??= new Map()).set(key, value);
   }
-  return { text, binary: binary ?? NO_BINARY };
+  return { text: map, binary: binary ?? NO_BINARY };
 }
 
 /**
@@ -33,12 +34,13 @@ export function incomingMetadata(metadata: GrpcMetadata): IncomingMetadata {
  * values count with their byte length), or undefined.
  */
 export function incomingOverLimits(incoming: IncomingMetadata, limits: CallLimits): string | undefined {
-  if (incoming.binary.size === 0) return metadataOverLimits(incoming.text, limits);
-  if (Object.keys(incoming.text).length + incoming.binary.size > limits.maxMetadataEntries) return `more than ${limits.maxMetadataEntries} metadata entries`;
+  // Counts every entry, -bin ones included, and checks the size of the text values.
+  const over = metadataOverLimits(incoming.text, limits);
+  if (over !== undefined || incoming.binary.size === 0) return over;
   for (const [key, value] of incoming.binary) {
-    if (key.length > limits.maxMetadataValueBytes || value.length > limits.maxMetadataValueBytes) return `the value of metadata key ${JSON.stringify(key.slice(0, 64))} over ${limits.maxMetadataValueBytes} bytes`;
+    if (value.length > limits.maxMetadataValueBytes) return `the value of metadata key ${JSON.stringify(key.slice(0, 64))} over ${limits.maxMetadataValueBytes} bytes`;
   }
-  return metadataOverLimits(incoming.text, limits);
+  return undefined;
 }
 
 /**
