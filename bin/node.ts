@@ -39,20 +39,24 @@ async function main(): Promise<void> {
     logs.flush();
     return;
   }
-  // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
-  const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
-    ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
-    : undefined;
-  // Observability (--metrics-listen, OTEL_TRACES_EXPORTER): nothing is loaded or served unless set.
+  // Observability (--metrics-listen, OTEL_TRACES_EXPORTER), in both modes: nothing is loaded or served unless set.
   let observability;
   try {
     observability = await telemetry?.start(logger);
   } catch (error) {
     process.stderr.write(`bin/node: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exitCode = 2;
-    await redis?.close();
     return;
   }
+  if (config.listen !== undefined) {
+    // gRPC instead of stdin; loaded only in this mode, so the stdio node starts without it.
+    await (await import("../lib/app/grpc-server.js")).serveGrpc({ ...config, listen: config.listen }, logs, observability);
+    return;
+  }
+  // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
+  const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
+    ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
+    : undefined;
   const stdin = process.stdin;
   const stdout = process.stdout;
   let outputClosed = false;

@@ -6,7 +6,8 @@ import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
 import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
-import { finalStatus } from "../lib/observability/host-call.js";
+import { finalStatus, grpcTypeOf, isStream } from "../lib/observability/host-call.js";
+import { observeMessages } from "../lib/observability/messages.js";
 
 /** Options of {@link metrics}. */
 export interface MetricsOptions extends GrpcMetricsOptions {
@@ -25,7 +26,10 @@ export interface MetricsOptions extends GrpcMetricsOptions {
  * `grpc_server_handling_seconds` histogram. Nothing is labelled per client.
  *
  * A unary call counts one message received when it starts and one sent when it ends OK, as Go
- * does. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
+ * does. A host that names the kind of call (`ctx.kind`: the gRPC host) gets its `grpc_type`,
+ * and a streamed request or response counts each message as it passes; until the pipeline
+ * spans a whole stream, `handled` and the handling time of a server stream are taken when the
+ * pipeline returns, before its messages are written. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
  * request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`) and
  * the gRPC status of its HTTP answer.
  *
@@ -41,15 +45,18 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
 
   // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
   async function meterCall(ctx: CallContext, next: Next): Promise<void> {
-    const meter = counts.meter("unary", ctx.service, ctx.method);
+    const type = grpcTypeOf(ctx);
+    const meter = counts.meter(type, ctx.service, ctx.method);
     meter.started();
-    meter.received();
+    if (type === "unary") meter.received();
+    else if (isStream(ctx.request)) ctx.request = observeMessages(ctx.request, () => meter.received());
     const start = now();
     try {
       await next();
     } finally {
       const status = ctx.status;
-      if (status === Status.OK) meter.sent();
+      if (isStream(ctx.response)) ctx.response = observeMessages(ctx.response, () => meter.sent());
+      else if (status === Status.OK) meter.sent();
       meter.handled(status, (now() - start) / 1000);
     }
   }

@@ -10,16 +10,24 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** The host and port of `host:port` (`[::1]:9464` for IPv6), as the configuration checked it. */
+function hostAndPort(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  return { host: address.slice(0, colon).replace(/^\[(.*)\]$/, "$1"), port: Number(address.slice(colon + 1)) };
+}
+
 /**
  * Serves `GET /metrics` (and `HEAD`) from `registry` in the Prometheus text format on
- * `host:port`, with node:http and nothing else; any other path is 404, any other method 405.
+ * `address` (`host:port`; port 0 picks a free one), with node:http and nothing else; any other
+ * path is 404, any other method 405.
  * Neither the server nor its connections hold the process open: a node that has finished its
  * work exits.
  *
  * @example
- *   const server = await serveMetrics(register, "127.0.0.1", 9464);
+ *   const server = await serveMetrics(register, "127.0.0.1:9464");
  */
-export async function serveMetrics(registry: Registry, host: string, port: number): Promise<MetricsServer> {
+export async function serveMetrics(registry: Registry, address: string): Promise<MetricsServer> {
+  const { host, port } = hostAndPort(address);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0];
     if (path !== "/metrics") {

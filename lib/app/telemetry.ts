@@ -73,7 +73,7 @@ export class NodeTelemetry {
         import("prom-client"), import("../../middleware/metrics.js"), import("./metrics-server.js"),
       ]);
       collectDefaultMetrics({ register });
-      const server = await serveMetrics(register, listen.host, listen.port);
+      const server = await serveMetrics(register, listen);
       logger.info({ address: server.address.address, port: server.address.port }, "serving /metrics");
       middleware.push(metrics() as unknown as Middleware);
     }

@@ -1,22 +1,25 @@
-import { type Context, context } from "@opentelemetry/api";
+/** Runs one step of a stream; e.g. `(step) => context.with(spanContext, step)` to keep a span active. */
+export type StepRunner = <R>(step: () => Promise<R>) => Promise<R>;
 
 /**
  * `source` as an async iterable that calls `each` with every message as it passes, in order,
  * and runs each step of `source` (each `next()`, hence each resumption of an async generator)
- * inside `active` when given. The per-message hook of the observers: for a stream, metrics
- * count `received()`/`sent()` here and tracing adds a message event to the call's span, and the
- * binding keeps the call's span active across the generator's yields (the trap of
+ * through `runStep` when given. The per-message hook of the observers: for a stream, metrics
+ * count `received()`/`sent()` here and tracing adds a message event to the call's span, and a
+ * `runStep` of `context.with(spanContext, step)` keeps the call's span active across the
+ * generator's yields (the trap of
  * opentelemetry-js#2951, where a generator resumed by its consumer runs in the consumer's
  * context). Breaking out of the loop returns `source` as a `for await` over it would.
  *
  * @example
- *   ctx.response = observeMessages(ctx.response, () => meter.sent(), spanContext);
+ *   ctx.response = observeMessages(ctx.response, () => meter.sent());
+ *   ctx.response = observeMessages(ctx.response, onMessage, (step) => context.with(spanContext, step));
  */
-export function observeMessages<T>(source: AsyncIterable<T>, each: (message: T, index: number) => void, active?: Context): AsyncIterable<T> {
+export function observeMessages<T>(source: AsyncIterable<T>, each: (message: T, index: number) => void, runStep?: StepRunner): AsyncIterable<T> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<T> {
       const inner = source[Symbol.asyncIterator]();
-      const step = <R>(run: () => Promise<R>): Promise<R> => (active === undefined ? run() : context.with(active, run));
+      const step = <R>(run: () => Promise<R>): Promise<R> => (runStep === undefined ? run() : runStep(run));
       let index = 0;
       return {
         async next(): Promise<IteratorResult<T>> {

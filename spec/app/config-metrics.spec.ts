@@ -14,9 +14,9 @@ describe("loadConfig(): --metrics-listen / METRICS_LISTEN", () => {
   });
 
   it("reads HOST:PORT from the flag or the variable (the flag wins), IPv6 in brackets, port 0 for any free port", () => {
-    expect(metricsListen(["--metrics-listen", "127.0.0.1:9464"])).to.deep.equal({ host: "127.0.0.1", port: 9464 });
-    expect(metricsListen([], { METRICS_LISTEN: "localhost:0" })).to.deep.equal({ host: "localhost", port: 0 });
-    expect(metricsListen(["--metrics-listen", "[::1]:9464"], { METRICS_LISTEN: "a:1" })).to.deep.equal({ host: "::1", port: 9464 });
+    expect(metricsListen(["--metrics-listen", "127.0.0.1:9464"])).to.equal("127.0.0.1:9464");
+    expect(metricsListen([], { METRICS_LISTEN: "localhost:0" })).to.equal("localhost:0");
+    expect(metricsListen(["--metrics-listen", "[::1]:9464"], { METRICS_LISTEN: "a:1" })).to.equal("[::1]:9464");
   });
 
   it("refuses anything else, naming the setting", () => {

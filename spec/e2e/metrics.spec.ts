@@ -1,5 +1,8 @@
 import { expect } from "chai";
-import { call, init, stats } from "../support/messages.js";
+import { createClient } from "../../lib/client/client.js";
+import { GrpcTransport } from "../../lib/client/transports/grpc-transport.js";
+import { startGrpcNode } from "../support/grpc-node.js";
+import { AUTHORIZED, call, init, stats } from "../support/messages.js";
 import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
 import { sampleOf } from "../support/prometheus.js";
 
@@ -13,7 +16,7 @@ async function metricsPort(node: NodeProcess): Promise<number> {
   throw new Error(`bin/node did not log its metrics port; stderr: ${node.stderr}`);
 }
 
-describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics", () => {
+describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics, in the stdio and the gRPC mode", () => {
   const startNode = nodesKilledAfterEach();
 
   it("serves go-grpc-prometheus counters and histogram counts that match a known mix of calls exactly, and the process metrics", async () => {
@@ -71,6 +74,46 @@ describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics", () =
     expect((await fetch(`http://127.0.0.1:${port}/metrics`, { method: "POST" })).status).to.equal(405);
     node.end();
     expect((await node.exited()).code, "the endpoint does not keep the node alive").to.equal(0);
+  });
+
+  it("in gRPC mode (--listen) counts the same way: a known mix of calls, each counter and histogram count exactly", async () => {
+    const { node, target } = await startGrpcNode({ METRICS_LISTEN: "127.0.0.1:0", RATE_LIMIT_CAPACITY: "4", RATE_LIMIT_REFILL_PER_SEC: "0" });
+    const client = createClient(new GrpcTransport({ target }));
+    try {
+      const port = await metricsPort(node);
+      const auth = { metadata: AUTHORIZED };
+      const statuses = [
+        (await client.call("KeyValue", "Put", { key: "k1", value: "v" }, auth)).status,
+        (await client.call("KeyValue", "Get", { key: "k1" }, auth)).status,
+        (await client.call("KeyValue", "Get", { key: "missing" }, auth)).status,
+        (await client.call("KeyValue", "Get", { key: "k1" })).status, // no token: auth spends none
+        (await client.call("KeyValue", "Delete", { key: "k1" }, auth)).status, // the 4th token
+        (await client.call("KeyValue", "Get", { key: "k1" }, auth)).status,
+      ];
+      expect(statuses).to.deep.equal(["OK", "OK", "NOT_FOUND", "UNAUTHENTICATED", "OK", "RESOURCE_EXHAUSTED"]);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const unary = (method: string) => ({ grpc_type: "unary", grpc_service: "KeyValue", grpc_method: method });
+      const expected: [string, Record<string, string>, number][] = [
+        ["grpc_server_started_total", unary("Get"), 4],
+        ["grpc_server_msg_received_total", unary("Get"), 4],
+        ["grpc_server_msg_sent_total", unary("Get"), 1],
+        ["grpc_server_handled_total", { ...unary("Get"), grpc_code: "OK" }, 1],
+        ["grpc_server_handled_total", { ...unary("Get"), grpc_code: "NotFound" }, 1],
+        ["grpc_server_handled_total", { ...unary("Get"), grpc_code: "Unauthenticated" }, 1],
+        ["grpc_server_handled_total", { ...unary("Get"), grpc_code: "ResourceExhausted" }, 1],
+        ["grpc_server_handling_seconds_count", unary("Get"), 4],
+        ["grpc_server_handled_total", { ...unary("Put"), grpc_code: "OK" }, 1],
+        ["grpc_server_handling_seconds_count", unary("Put"), 1],
+        ["grpc_server_handled_total", { ...unary("Delete"), grpc_code: "OK" }, 1],
+        ["grpc_server_handling_seconds_count", unary("Delete"), 1],
+      ];
+      for (const [name, labels, value] of expected) expect(sampleOf(text, name, labels), `${name} ${JSON.stringify(labels)}`).to.equal(value);
+      expect(text.split("\n").filter((line) => line.startsWith("grpc_server_handled_total{")), "no other series").to.have.length(6);
+    } finally {
+      await client.close();
+      node.kill("SIGTERM");
+      expect((await node.exited()).code).to.equal(0);
+    }
   });
 
   it("refuses a bad --metrics-listen with exit 2 and the reason", async () => {

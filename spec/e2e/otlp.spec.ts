@@ -2,6 +2,9 @@ import { expect } from "chai";
 import { once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { createClient } from "../../lib/client/client.js";
+import { GrpcTransport } from "../../lib/client/transports/grpc-transport.js";
+import { startGrpcNode } from "../support/grpc-node.js";
 import { call, init } from "../support/messages.js";
 import { nodesKilledAfterEach } from "../support/node-process.js";
 
@@ -77,6 +80,26 @@ describe("bin/node with OTEL_TRACES_EXPORTER=otlp: spans exported to an OTLP end
 
       const callLine = node.logRecords.find((r) => r["msg"] === "call" && r["trace_id"] === TRACE_ID);
       expect(callLine?.["span_id"], "the call's log line names its span").to.equal(traced?.spanId);
+    } finally {
+      await otlp.close();
+    }
+  });
+
+  it("in gRPC mode (--listen) exports the server span of a gRPC call, its parent the traceparent the client sent", async () => {
+    const otlp = await collector();
+    try {
+      const { node, target } = await startGrpcNode({ OTEL_TRACES_EXPORTER: "otlp", OTEL_EXPORTER_OTLP_PROTOCOL: "http/json", OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url });
+      const client = createClient(new GrpcTransport({ target }));
+      const result = await client.call("KeyValue", "Put", { key: "k", value: "v" }, { metadata: { authorization: "Bearer valid_token", traceparent: `00-${TRACE_ID}-${PARENT_ID}-01` } });
+      expect(result.status).to.equal("OK");
+      await client.close();
+      node.kill("SIGTERM");
+      expect((await node.exited()).code).to.equal(0);
+      const spans = otlp.posts.flatMap((post) => (JSON.parse(post.body.toString("utf8")) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans.flatMap((r) => r.scopeSpans.flatMap((s) => s.spans)));
+      const traced = spans.find((span) => span.traceId === TRACE_ID);
+      expect([traced?.name, traced?.kind, traced?.parentSpanId]).to.deep.equal(["KeyValue/Put", 2, PARENT_ID]);
+      const attributes = Object.fromEntries((traced?.attributes ?? []).map((a) => [a.key, Object.values(a.value)[0]]));
+      expect(attributes).to.deep.include({ "rpc.system": "grpc", "rpc.service": "KeyValue", "rpc.method": "Put", "client.address": "127.0.0.1", "rpc.grpc.status_code": 0 });
     } finally {
       await otlp.close();
     }

@@ -48,6 +48,32 @@ describe("metrics() (server)", () => {
     expect(await sample(registry, "grpc_server_handling_seconds_sum", GET)).to.be.closeTo(0.09, 1e-9);
   });
 
+  it("labels grpc_type by the host's kind of call and counts each streamed message", async () => {
+    class StreamCall extends CallContext {
+      constructor(readonly kind: string, request: unknown) {
+        super({ service: "KeyValue", method: "Scan", request, peer: "c1" });
+      }
+    }
+    async function* messages(n: number) {
+      for (let i = 0; i < n; i++) yield { i };
+    }
+    const app = new Application().use(metrics({ registry })).handle(async (ctx) => {
+      let received = 0;
+      if (ctx.request !== null && typeof ctx.request === "object" && Symbol.asyncIterator in ctx.request) for await (const _ of ctx.request as AsyncIterable<unknown>) received++;
+      ctx.response = messages(received + 2);
+    });
+    const serverStream = new StreamCall("server_stream", {});
+    await app.run(serverStream);
+    for await (const _ of serverStream.response as AsyncIterable<unknown>) void _; // the host writes the stream
+    const bidi = new StreamCall("bidi", messages(3));
+    await app.run(bidi);
+    for await (const _ of bidi.response as AsyncIterable<unknown>) void _;
+    const scan = (type: string) => ({ grpc_type: type, grpc_service: "KeyValue", grpc_method: "Scan" });
+    expect([await sample(registry, "grpc_server_msg_received_total", scan("server_stream")), await sample(registry, "grpc_server_msg_sent_total", scan("server_stream"))]).to.deep.equal([0, 2]);
+    expect([await sample(registry, "grpc_server_msg_received_total", scan("bidi_stream")), await sample(registry, "grpc_server_msg_sent_total", scan("bidi_stream"))]).to.deep.equal([3, 5]);
+    expect(await sample(registry, "grpc_server_handled_total", { ...scan("bidi_stream"), grpc_code: "OK" })).to.equal(1);
+  });
+
   it("never labels a series per client", async () => {
     const app = new Application().use(metrics({ registry })).handle(() => {});
     for (const peer of ["a", "b", "c"]) await app.run(new CallContext({ service: "S", method: "M", request: {}, peer }));

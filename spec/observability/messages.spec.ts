@@ -29,7 +29,7 @@ describe("observeMessages()", () => {
     }
     const consumer = tracer.startSpan("consumer");
     await context.with(trace.setSpan(context.active(), consumer), async () => {
-      for await (const _ of observeMessages(handler(), () => {}, trace.setSpan(context.active(), call))) void _;
+      for await (const _ of observeMessages(handler(), () => {}, (step) => context.with(trace.setSpan(context.active(), call), step))) void _;
     });
     call.end();
     consumer.end();
