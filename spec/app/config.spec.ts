@@ -19,7 +19,7 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, --describe). */
+/** The defaults of the settings these specs do not set (Redis, --describe, policy). */
 const OTHER_DEFAULTS = {
   redisUrl: undefined,
   redisClusterNodes: undefined,
@@ -27,6 +27,22 @@ const OTHER_DEFAULTS = {
   redisCommandTimeoutMs: 100,
   kvStore: "memory",
   describe: false,
+  jwtJwks: undefined,
+  jwtSecret: undefined,
+  jwtPublicKey: undefined,
+  jwtIssuer: undefined,
+  jwtAudience: undefined,
+  jwtAlgorithms: undefined,
+  jwtClockToleranceSeconds: 5,
+  jwtJwksAllowHttpLoopback: false,
+  policy: undefined,
+  publicMethods: undefined,
+  faultsFromMetadata: false,
+  wireRetryAfter: false,
+  configFile: undefined,
+  rateLimits: undefined,
+  faults: undefined,
+  redact: undefined,
 } as const;
 
 describe("loadConfig()", () => {
