@@ -5,6 +5,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { barChart } from "./chart.js";
+import { jwtBench, jwtMarkdown } from "./jwt.js";
 import { HAVE_GNU_TIME, median, type Program, type RunResult, runOnce, runSampled } from "./measure.js";
 import { pacedLatency, timeToFirstLine } from "./paced.js";
 import { haveRedisServer, type PrivateRedis, startRedis } from "./redis.js";
@@ -15,7 +16,7 @@ import { type Growth, markdown, type Results, type Row, targets } from "./report
  * workload, side by side in one run (see bench/README.md). Writes bench/results.md and
  * bench/ratios.svg (a --quick run writes under bench/out/ instead).
  */
-const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--shared DIR]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--shared DIR] [--jwt]`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN_NODE = join(ROOT, "bin/node");
@@ -43,6 +44,7 @@ function options() {
         "skip-python": { type: "boolean", default: false },
         "skip-1m": { type: "boolean", default: false },
         shared: { type: "string" },
+        jwt: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -70,6 +72,8 @@ function options() {
     startupReps: quick ? 5 : 15,
     latencyCalls: quick ? 5_000 : 25_000,
     ratePerSec: 5_000,
+    /** Run only the JWT section (bench/jwt.ts). */
+    jwtOnly: values.jwt === true,
     argv: process.argv.slice(2),
   };
 }
@@ -106,6 +110,10 @@ interface Contender {
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.jwtOnly) {
+    process.stdout.write(await jwtSection(opts.quick));
+    return;
+  }
   const gen = join(opts.shared, "bench/gen.js");
   const floorScript = join(opts.shared, "bench/floor-batched.js");
   const peerScript = join(opts.shared, "bench/peer_python.py");
@@ -259,7 +267,7 @@ async function main(): Promise<void> {
     const chartFile = join(outDir, `ratios${suffix}.svg`);
     const reportFile = join(outDir, `results${suffix}.md`);
     writeFileSync(chartFile, chart(results));
-    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)));
+    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)) + "\n" + (await jwtSection(opts.quick)));
     writeFileSync(join(ROOT, `bench/out/results${suffix}.json`), JSON.stringify(results, null, 2) + "\n");
     process.stdout.write(markdown(results, relative(outDir, chartFile)));
     say(`bench: wrote ${relative(ROOT, reportFile)} and ${relative(ROOT, chartFile)}`);
@@ -268,6 +276,14 @@ async function main(): Promise<void> {
     await redis?.stop();
     if (!keep) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The JWT section's table (bench/jwt.ts): 20,000 calls a round, 5 rounds (quick: 5,000 and 3). */
+async function jwtSection(quick: boolean): Promise<string> {
+  const [calls, rounds] = quick ? [5_000, 3] : [20_000, 5];
+  const text = jwtMarkdown(await jwtBench(calls, rounds), calls, rounds);
+  say(text);
+  return text;
 }
 
 function chart(r: Results): string {
