@@ -1,11 +1,15 @@
 import compose from "koa-compose";
-import { type CallContext, HANDLER } from "./context.js";
+import { CallKind, isAsyncIterable, streamsResponses } from "./call-kind.js";
+import { refuse, withLifetime } from "./call-lifetime.js";
+import { type CallContext, callInternals, HANDLER } from "./context.js";
+import { timeoutOf } from "./deadline.js";
 import { CallFrame } from "./frame.js";
 import { leave, refuseLateEntry, returnedEarly, settled } from "./misuse.js";
 import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
 import { type MethodRef, type Selection, selectionOf } from "./when.js";
+import { blameOf, pump, type Send } from "./streams.js";
 import { isThenable } from "./thenable.js";
 
 /** Receives every error that became a server fault (INTERNAL, UNKNOWN, DATA_LOSS), once. */
@@ -68,6 +72,10 @@ export class Application<S extends object = object> {
   #handler: Handler = unimplemented;
   #composed: ((frame: CallFrame) => Promise<void>) | undefined;
   readonly #onError: ErrorListener;
+  /** Calls with a lifetime to own, until they end: what shutdown() cancels. */
+  readonly #inFlight = new Map<CallContext, Promise<void>>();
+  /** The reason calls are cancelled with once shutdown() was called. */
+  #closing: StatusError | undefined = undefined;
 
   constructor(options: ApplicationOptions = {}) {
     this.#onError = options.onError ?? stderrListener;
@@ -148,9 +156,48 @@ export class Application<S extends object = object> {
    * Runs one call through the pipeline. Never rejects: the outcome is in `ctx.status`,
    * `ctx.response` and `ctx.failure`. The context comes as the host made it: the state `S` is
    * what the middleware add on the way in.
+   *
+   * For a `server_stream` or `bidi` call, `send` takes the response messages, one at a time:
+   * the next is pulled only once the promise `send` returned has settled, and run() resolves
+   * once the last one has been sent (or the stream failed or was cancelled) and the status is
+   * known. The call's deadline is read here, before any middleware: a `grpc-timeout` in the
+   * metadata (lib/core/deadline.ts) aborts `ctx.signal` with DEADLINE_EXCEEDED when it passes,
+   * and a malformed one ends the call with INVALID_ARGUMENT, no middleware run.
    */
-  run(ctx: CallContext): Promise<void> {
-    return this.#run(new CallFrame(ctx));
+  run(ctx: CallContext, send?: Send): Promise<void> {
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = timeoutOf(ctx.metadata);
+    } catch (thrown) {
+      refuse(ctx, thrown);
+      return RESOLVED;
+    }
+    const frame = new CallFrame(ctx);
+    // A unary call with no deadline and no host signal has nothing to arm or release.
+    if (timeoutMs === undefined && ctx.kind === CallKind.UNARY && callInternals.hostSignal(ctx) === undefined && !this.#closing) return this.#run(frame);
+    frame.send = send;
+    return this.#runOwned(frame, timeoutMs);
+  }
+
+  /**
+   * Shuts down: every call in flight that can be cancelled (a streaming call, or one with a
+   * deadline or a host signal) is cancelled with UNAVAILABLE, and every call that starts after
+   * ends UNAVAILABLE before its handler; resolves once those in flight have ended. Plain unary
+   * calls in flight run to their end.
+   */
+  async shutdown(message = "server shutting down"): Promise<void> {
+    this.#closing = new StatusError(Status.UNAVAILABLE, message);
+    for (const ctx of this.#inFlight.keys()) ctx.cancel(this.#closing);
+    await Promise.all(this.#inFlight.values());
+  }
+
+  /** A call with something to own while it runs (lib/core/call-lifetime.ts), tracked for shutdown(). */
+  #runOwned(frame: CallFrame, timeoutMs: number | undefined): Promise<void> {
+    const ctx = frame.ctx;
+    const lifetime = { timeoutMs, closing: this.#closing, canSend: frame.send !== undefined };
+    const done = withLifetime(ctx, lifetime, () => this.#run(frame)).finally(() => this.#inFlight.delete(ctx));
+    this.#inFlight.set(ctx, done);
+    return done;
   }
 
   #run(frame: CallFrame): Promise<void> {
@@ -193,6 +240,7 @@ export class Application<S extends object = object> {
     /** The middleware threw (or its promise rejected). */
     const threw = async (frame: CallFrame, thrown: unknown, open: number): Promise<void> => {
       if (frame.open !== open) return returnedEarly(frame, name, open, onError);
+      thrown = outcomeOf(frame.ctx, thrown);
       // Only the innermost layer that sees an error blames itself; an error passing through
       // unchanged keeps the blame where it was thrown.
       const failure = frame.ctx.failure;
@@ -258,7 +306,9 @@ export class Application<S extends object = object> {
     const onError = this.#onError;
     const names = this.#names;
     const failed = async (frame: CallFrame, thrown: unknown, open: number): Promise<void> => {
-      record(frame.ctx, HANDLER, thrown);
+      thrown = outcomeOf(frame.ctx, thrown);
+      // An error a middleware's stream wrapper threw surfaces in the handler: it is that middleware's.
+      record(frame.ctx, blameOf(thrown) ?? HANDLER, thrown);
       await settled(); // lets an early return above be seen first (lib/core/misuse.ts)
       if (leave(frame, open) && open !== 1) throw thrown;
     };
@@ -268,18 +318,42 @@ export class Application<S extends object = object> {
       } catch (thrown) {
         return failed(frame, thrown, open);
       }
+      // Finished after the call was cancelled: the cancellation is the outcome.
+      if (callInternals.aborted(frame.ctx)) return failed(frame, frame.ctx.signal.reason, open);
       leave(frame, open);
     };
-    // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
-    // that answers at once costs no async frame and no microtask of its own.
+    /** A streaming call: the handler, then its response stream pumped to the host's send. */
+    const streamed = async (frame: CallFrame, open: number): Promise<void> => {
+      const ctx = frame.ctx;
+      try {
+        await handler(ctx);
+        if (streamsResponses(ctx.kind)) {
+          const stream = ctx.response;
+          if (!isAsyncIterable(stream)) throw new StatusError(Status.INTERNAL, `${ctx.service}/${ctx.method} answered a ${ctx.kind} call without a stream`);
+          await pump(callInternals.responseStream(ctx, stream), frame.send as Send, ctx.signal, () => callInternals.sent(ctx));
+          // Every message has gone; the call ends with a status and no message of its own.
+          ctx.response = undefined;
+        }
+        if (callInternals.aborted(ctx)) throw ctx.signal.reason;
+      } catch (thrown) {
+        return failed(frame, thrown, open);
+      }
+      leave(frame, open);
+    };
+    // Synchronous when the handler is (koa-compose makes a promise of it either way): a unary
+    // handler that answers at once costs no async frame and no microtask of its own.
     return function handler_(frame: CallFrame): Promise<void> | void {
       if (frame.open === 0 && frame.ctx.applied.length !== 0) return refuseLateEntry(frame, names[frame.depth] ?? HANDLER, onError);
       frame.depth = index;
       frame.handled = true;
       const open = ++frame.open;
+      const ctx = frame.ctx;
+      // Cancelled or past its deadline before the handler: it does no work (a Put not applied).
+      if (callInternals.aborted(ctx)) return (frame.returned = failed(frame, ctx.signal.reason, open));
+      if (ctx.kind !== CallKind.UNARY) return (frame.returned = streamed(frame, open));
       let result: Promise<void> | void;
       try {
-        result = handler(frame.ctx);
+        result = handler(ctx);
       } catch (thrown) {
         return (frame.returned = failed(frame, thrown, open));
       }
@@ -291,8 +365,17 @@ export class Application<S extends object = object> {
 }
 
 /**
- * Runs `frame`'s call through `app` as {@link Application.run} does and resolves with the frame
- * (the pipeline's bookkeeping), for specs that check it. Internal: not exported by the package.
+ * What a layer that saw `thrown` ends the call with: once the call is cancelled, the
+ * cancellation's reason (the handler's AbortError on seeing it, say, is not the outcome).
+ */
+function outcomeOf(ctx: CallContext, thrown: unknown): unknown {
+  return callInternals.aborted(ctx) ? ctx.signal.reason : thrown;
+}
+
+/**
+ * Runs `frame`'s call through `app`'s pipeline, as {@link Application.run} runs a unary call
+ * without a deadline, and resolves with the frame (the pipeline's bookkeeping), for specs that
+ * check it. Internal: not exported by the package.
  *
  * @example
  *   const frame = await runFrame(app, new CallFrame(ctx));
