@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import type { KeyValueStore } from "./key-value.js";
+import type { KeyValueStore } from "./store.js";
 import { Status } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
 
@@ -13,7 +13,7 @@ export interface RedisStoreOptions {
 
 /**
  * The KeyValue service's data in Redis, one string key per entry, so that every node pointed
- * at the same Redis serves one data set (`KV_STORE=redis`, issue #3). Unlike rate limits, data
+ * at the same Redis serves one data set (`KV_STORE=redis`). Unlike rate limits, data
  * has no in-memory stand-in: when Redis fails, the call ends with UNAVAILABLE (the error is its
  * `cause`, never sent), within the client's command timeout. bin/node shares one client between
  * this store and the rate limiter, whose RedisHealth logs the outage once.
