@@ -1,4 +1,5 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
+import { streamsRequests } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type HostContext, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
@@ -39,6 +40,13 @@ export interface RateLimitOptions {
    * follows Koa's own `app.proxy` setting.
    */
   readonly trustProxy?: boolean;
+  /**
+   * Charge every request message of a client-streaming or bidirectional call one point too, on
+   * top of the call's own: a Batch of 50 operations costs 51. Over the limit, the stream ends
+   * with RESOURCE_EXHAUSTED (the handler's read of the next message fails; blamed on
+   * rate_limit). Default false: a call costs one point, whatever it streams.
+   */
+  readonly chargeRequestMessages?: boolean;
 }
 
 function forwardedKey(ctx: HostContext): string {
@@ -138,13 +146,31 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
   // call), unless a subclass changed what consume() does.
   const bucket = limiter instanceof TokenBucket && limiter.consume === TokenBucket.prototype.consume ? limiter : undefined;
 
+  const chargeRequestMessages = options.chargeRequestMessages === true;
+
+  /** Charges one point per request message as the handler reads it. */
+  const chargingEach = (ctx: CallContext<Partial<RateLimitState>>, key: string) =>
+    async function* charged(messages: AsyncIterable<unknown>): AsyncGenerator<unknown, void, undefined> {
+      for await (const message of messages) {
+        try {
+          (ctx.state as Partial<RateLimitState>).rateLimit = bucket === undefined ? await limiter.consume(key, 1) : bucket.consumeSync(key, 1);
+        } catch (rejection) {
+          throw refusal(ctx, key, rejection);
+        }
+        yield message;
+      }
+    };
+
   /**
    * Stores the limiter's answer and goes on; in an HTTP host, also sends the RateLimit headers,
    * whatever the downstream does.
    */
-  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, answer: RateLimiterRes, next: Next): Promise<void> => {
+  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, key: string, answer: RateLimiterRes, next: Next): Promise<void> => {
     (ctx.state as Partial<RateLimitState>).rateLimit = answer;
-    if (ctx instanceof CallContext) return tailCall(next);
+    if (ctx instanceof CallContext) {
+      if (chargeRequestMessages && streamsRequests(ctx.kind)) ctx.wrapRequest(chargingEach(ctx, key));
+      return tailCall(next);
+    }
     const headers = rateLimitHeaders(quota, answer, false);
     setHeaders(ctx, headers);
     return nextKeepingHeaders(next, headers);
@@ -170,7 +196,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
     } catch (rejection) {
       throw refusal(ctx, key, rejection);
     }
-    await admitted(ctx, answer, next);
+    await admitted(ctx, key, answer, next);
   };
 
   // With the in-memory bucket, a plain function that behaves as the async one above does, as
@@ -185,7 +211,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
       } catch (rejection) {
         throw refusal(ctx, key, rejection);
       }
-      return admitted(ctx, answer, next);
+      return admitted(ctx, key, answer, next);
     } catch (error) {
       return Promise.reject(error);
     }
