@@ -52,25 +52,40 @@ export function wrapBlaming(source: AsyncIterable<unknown>, wrap: StreamWrapper,
 }
 
 /**
- * `pending`, or a rejection with the signal's reason as soon as it aborts; the listener is
- * removed either way.
+ * One abort listener for a whole stream, instead of one per message: `until(pending)` settles
+ * as `pending` does, or rejects with the signal's reason as soon as it aborts. `release()` (in
+ * `finally`) removes the listener.
  */
-export function unlessAborted<T>(pending: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    pending.then(
-      (value) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
+class AbortGate {
+  readonly #signal: AbortSignal;
+  #reject: ((reason: unknown) => void) | undefined = undefined;
+  readonly #onAbort = (): void => this.#reject?.(this.#signal.reason);
+
+  constructor(signal: AbortSignal) {
+    this.#signal = signal;
+    signal.addEventListener("abort", this.#onAbort, { once: true });
+  }
+
+  until<T>(pending: Promise<T>): Promise<T> {
+    if (this.#signal.aborted) return Promise.reject(this.#signal.reason);
+    return new Promise<T>((resolve, reject) => {
+      this.#reject = reject;
+      pending.then(
+        (value) => {
+          this.#reject = undefined;
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#reject = undefined;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  release(): void {
+    this.#signal.removeEventListener("abort", this.#onAbort);
+  }
 }
 
 /**
@@ -80,10 +95,11 @@ export function unlessAborted<T>(pending: Promise<T>, signal: AbortSignal): Prom
  */
 export async function* receiving(source: AsyncIterable<unknown>, signal: AbortSignal, counted: () => void): AsyncGenerator<unknown, void, undefined> {
   const iterator = source[Symbol.asyncIterator]();
+  const gate = new AbortGate(signal);
   let finished = false;
   try {
     for (;;) {
-      const step = await unlessAborted(iterator.next(), signal);
+      const step = await gate.until(iterator.next());
       if (step.done === true) {
         finished = true;
         return;
@@ -92,6 +108,7 @@ export async function* receiving(source: AsyncIterable<unknown>, signal: AbortSi
       yield step.value;
     }
   } finally {
+    gate.release();
     if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
 }
@@ -104,6 +121,7 @@ export async function* receiving(source: AsyncIterable<unknown>, signal: AbortSi
  */
 export async function pump(stream: AsyncIterable<unknown>, send: Send, signal: AbortSignal, counted: () => void): Promise<void> {
   const iterator = stream[Symbol.asyncIterator]();
+  const gate = new AbortGate(signal);
   // Whether the stream has ended by itself (its last message, or an error it threw): only
   // then is there no need to return() it.
   let ended = false;
@@ -111,7 +129,7 @@ export async function pump(stream: AsyncIterable<unknown>, send: Send, signal: A
     for (;;) {
       let step: IteratorResult<unknown>;
       try {
-        step = await unlessAborted(iterator.next(), signal);
+        step = await gate.until(iterator.next());
       } catch (error) {
         ended = !signal.aborted;
         throw error;
@@ -122,9 +140,10 @@ export async function pump(stream: AsyncIterable<unknown>, send: Send, signal: A
       }
       counted();
       const sent = send(step.value);
-      if (sent !== undefined) await unlessAborted(Promise.resolve(sent), signal);
+      if (sent !== undefined) await gate.until(Promise.resolve(sent));
     }
   } finally {
+    gate.release();
     // A generator that is mid-step finishes that step first: the handler sees the abort then.
     if (!ended) await Promise.resolve(iterator.return?.()).catch(() => undefined);
   }
