@@ -19,7 +19,8 @@ export interface Lifetime {
  * of it in `finally` however the call ends: the deadline timer that aborts `ctx.signal` with
  * DEADLINE_EXCEEDED, the listener that turns the host signal's abort into `ctx.cancel()`, and
  * the reader over a streamed request that counts its messages and fails a pull waiting past
- * the abort. A call that cannot run (a streamed request that is not an AsyncIterable, a
+ * the abort, returned when the call ends (so the host's request stream is closed even when the
+ * handler neither read it to its end nor broke out of it). A call that cannot run (a streamed request that is not an AsyncIterable, a
  * streamed response with nowhere to go) ends INTERNAL before any middleware: a host's bug.
  */
 export async function withLifetime(ctx: CallContext, lifetime: Lifetime, run: () => Promise<void>): Promise<void> {
@@ -27,6 +28,7 @@ export async function withLifetime(ctx: CallContext, lifetime: Lifetime, run: ()
   const onHostAbort = (): void => ctx.cancel(host?.reason instanceof StatusError ? host.reason : new StatusError(Status.CANCELLED, "cancelled by the client"));
   const { timeoutMs, closing } = lifetime;
   let timer: NodeJS.Timeout | undefined;
+  let requests: AsyncGenerator<unknown, void, undefined> | undefined;
   try {
     if (closing !== undefined) ctx.cancel(closing);
     if (timeoutMs !== undefined) timer = setTimeout(() => ctx.cancel(new StatusError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
@@ -36,13 +38,15 @@ export async function withLifetime(ctx: CallContext, lifetime: Lifetime, run: ()
     }
     if (streamsRequests(ctx.kind)) {
       if (!isAsyncIterable(ctx.request)) return void refuse(ctx, new StatusError(Status.INTERNAL, `a ${ctx.kind} call needs an AsyncIterable request`));
-      ctx.request = receiving(ctx.request, ctx.signal, () => callInternals.received(ctx));
+      ctx.request = requests = receiving(ctx.request, ctx.signal, () => callInternals.received(ctx));
     }
     if (streamsResponses(ctx.kind) && !lifetime.canSend) return void refuse(ctx, new StatusError(Status.INTERNAL, `a ${ctx.kind} call needs run(ctx, send)`));
     await run();
   } finally {
     clearTimeout(timer);
     host?.removeEventListener("abort", onHostAbort);
+    // Not awaited: a reader still waiting on the host's next message returns once it arrives.
+    if (requests !== undefined) void requests.return().catch(() => undefined);
   }
 }
 

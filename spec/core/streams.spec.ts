@@ -474,3 +474,27 @@ describe("CallContext#wrapRequest() / #wrapResponse()", () => {
     expect([ctx.status, ctx.response]).to.deep.equal([Status.OK, { ok: true }]);
   });
 });
+
+describe("a streamed request the handler leaves unread", () => {
+  it("is closed when the call ends: the client's request generator runs its finally", async () => {
+    let closed = false;
+    const requests = (async function* () {
+      try {
+        for (let i = 0; ; i++) yield { x: i };
+      } finally {
+        closed = true;
+      }
+    })();
+    const service = defineService("Test", {
+      First: clientStream(async (messages) => {
+        const iterator = messages[Symbol.asyncIterator]();
+        return (await iterator.next()).value;
+      }),
+    });
+    const client = createClient(new InProcessTransport(new Application().handle(router([service]))));
+    const result = await client.clientStream("Test", "First", requests);
+    expect([result.status, result.response]).to.deep.equal([Status.OK, { x: 0 }]);
+    await tick(1);
+    expect(closed).to.equal(true);
+  });
+});
