@@ -319,6 +319,23 @@ describe("streaming calls through Application.run()", () => {
       expect((error as StatusError).code).to.equal(Status.DEADLINE_EXCEEDED);
     });
 
+    it("back-pressure: a reader that stops reading stops the handler, which stops pulling requests", async () => {
+      const trace = newTrace();
+      const { client } = testApp(trace);
+      let made = 0;
+      const endless = (async function* () {
+        for (;;) yield { x: ++made };
+      })();
+      const call = client.bidi("Test", "Double", endless);
+      const iterator = call[Symbol.asyncIterator]();
+      await iterator.next();
+      await tick(20);
+      expect(trace.produced.length, "answers produced while the reader stalls").to.be.at.most(3);
+      expect(made, "requests pulled while the reader stalls").to.be.at.most(4);
+      await iterator.return?.();
+      expect((await call.result).status).to.equal(Status.CANCELLED);
+    });
+
     it("an error thrown on message N is INTERNAL for the caller, attributed to the handler, logged once", async () => {
       const trace = newTrace();
       const faults: string[] = [];
