@@ -1,7 +1,9 @@
 export { Application, type ApplicationOptions, type ErrorListener, type UseOptions } from "./lib/core/application.js";
-export { CallContext, type CallInit, type Failure, HANDLER } from "./lib/core/context.js";
+export { CallKind, isCallKind } from "./lib/core/call-kind.js";
+export { CallContext, type CallInit, type Failure, HANDLER, PIPELINE } from "./lib/core/context.js";
+export { parseTimeout } from "./lib/core/deadline.js";
 export { clientOf, type HostContext, httpStatusOf, type KoaContext, requestHeader } from "./lib/core/host-context.js";
-export { type KeyValueOptions, type KeyValueStore, MemoryStore, keyValueService } from "./lib/key-value/key-value.js";
+export { type Change, type Entry, type KeyValueOptions, type KeyValueStore, MemoryStore, type MemoryStoreOptions, keyValueService } from "./lib/key-value/key-value.js";
 export { createLogger, type Logger, type LoggerHandle, redactMetadata } from "./lib/logging/logger.js";
 export { Metadata } from "./lib/core/metadata.js";
 export type { Handler, Middleware, Next, PortableMiddleware } from "./lib/core/middleware.js";
@@ -9,7 +11,22 @@ export { closeRedisClient, type ConnectOutcome, createRedisClient, type RedisCli
 export { RedisHealth, type RedisHealthOptions, type RedisState } from "./lib/limiters/redis-health.js";
 export { RedisStore, type RedisStoreOptions } from "./lib/key-value/redis-store.js";
 export { RedisTokenBucket, type RedisTokenBucketOptions } from "./lib/limiters/redis-token-bucket.js";
-export { defineService, type Router, router, type ServiceDefinition, type UnaryMethod } from "./lib/core/service.js";
+export {
+  bidi,
+  type BidiMethod,
+  clientStream,
+  type ClientStreamMethod,
+  defineService,
+  type Method,
+  type Router,
+  router,
+  type ServerStreamMethod,
+  serverStream,
+  type ServiceDefinition,
+  type StreamingMethod,
+  type UnaryMethod,
+} from "./lib/core/service.js";
+export type { Send, StreamWrapper } from "./lib/core/streams.js";
 export { Status, type StatusName, httpStatus, isServerFault, isStatusName, statusCode } from "./lib/core/status.js";
 export { StatusError, type StatusErrorOptions } from "./lib/core/status-error.js";
 export { TokenBucket, type TokenBucketOptions } from "./lib/limiters/token-bucket.js";

@@ -25,8 +25,10 @@ export interface LoggingOptions {
 
 /**
  * One structured line per call, at info level, once the call has ended: service, method,
- * client (peer), status, duration in ms and, when a middleware ended the call, which one.
- * A call refused for a while (rate_limit) carries `retryAfterMs`, the wait until it would pass.
+ * client (peer), status, duration in ms, the messages received and sent, and, when a
+ * middleware ended the call, which one. A streaming call is one call: its line comes when the
+ * stream has ended, with the whole stream's duration and message counts. A call refused for a
+ * while (rate_limit) carries `retryAfterMs`, the wait until it would pass.
  * At debug level the line also carries the metadata, with secret values (authorization,
  * cookies, API keys, and the `redact` paths) replaced by "[REDACTED]", and for a failed call
  * its `error` (the message and details: why a token was refused, say); the request payload
@@ -40,7 +42,7 @@ export interface LoggingOptions {
  *
  * @example
  *   app.use(logging({ logger: pino() }));
- *   // {"level":30,"service":"KeyValue","method":"Get","client":"c1","status":"OK","ms":0.041,"msg":"call"}
+ *   // {"level":30,"service":"KeyValue","method":"Get","client":"c1","status":"OK","ms":0.041,"received":1,"sent":1,"msg":"call"}
  *   // in Koa: {"level":30,"method":"GET","path":"/kv/a","client":"::1","status":401,"ms":0.3,"msg":"request"}
  */
 export function logging(options: LoggingOptions = {}): PortableMiddleware {
@@ -51,7 +53,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
 
   // The info line of a call, built without an object and pino's generic formatting (measured:
   // cheaper per call); a field a redact path names is censored there too.
-  const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed", "retryAfterMs"], redactor.censoredFields);
+  const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "received", "sent", "failed", "retryAfterMs"], redactor.censoredFields);
   const debugOn = levelGate(logger, "debug");
 
   async function logCall(ctx: CallContext, next: Next): Promise<void> {
@@ -61,7 +63,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
     } finally {
       const ms = Math.round((now() - start) * 1000) / 1000;
       if (debugOn()) {
-        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms };
+        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
         const failed = ctx.interceptorFailed;
         if (failed !== undefined) line["failed"] = failed;
         const retryAfterMs = retryAfterMsOf(ctx);
@@ -72,7 +74,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
         if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
         logger.info(redactor.redact(line), "call");
       } else {
-        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
+        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
       }
     }
   }

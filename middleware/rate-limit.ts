@@ -1,4 +1,5 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
+import { streamsRequests } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type HostContext, type KoaContext, requestHeader } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
@@ -70,6 +71,14 @@ export interface RateLimitOptions extends LimitOptions {
    * single-limit options above.
    */
   readonly limits?: readonly StackedLimit[];
+  /**
+   * Charge every request message of a client-streaming or bidirectional call one point too, on
+   * top of the call's own cost, to each limit that charged the call: a Batch of 50 operations
+   * costs 51. Over the limit, the stream ends with RESOURCE_EXHAUSTED (the handler's read of the
+   * next message fails; blamed on rate_limit); a message one stacked limit refuses is charged to
+   * none. Default false: a call costs its cost, whatever it streams.
+   */
+  readonly chargeRequestMessages?: boolean;
 }
 
 /** Charges a call to its principal's subject (`principal:<sub>`), or, with none, to its client (`client:<peer>`). */
@@ -206,7 +215,13 @@ function costOf(limit: Limit, ctx: HostContext): number {
   return points;
 }
 
-/** A point taken from one limit, to give back when a later limit refuses the call. */
+/** A limit that admitted a call, and its answer. */
+interface Admission {
+  readonly limit: Limit;
+  readonly answer: RateLimiterRes;
+}
+
+/** Points taken from one limit, to give back when a later limit refuses the call. */
 interface Charge {
   readonly limit: Limit;
   readonly key: string;
@@ -259,13 +274,54 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
     throw new TypeError("rateLimit(): stacked limiters must have reward(), to give back what a refused call took");
   }
 
+  const chargeRequestMessages = options.chargeRequestMessages === true;
+
+  /**
+   * Charges each of `charges` in turn; when one refuses, gives back what the others took and
+   * throws its refusal. Resolves with the answer of the limit left with the fewest points.
+   */
+  const chargeAll = async (ctx: CallContext<Partial<RateLimitState>> | KoaContext, charges: readonly Charge[]): Promise<Admission | undefined> => {
+    const taken: Charge[] = [];
+    let tightest: Admission | undefined;
+    for (const charge of charges) {
+      let answer: RateLimiterRes;
+      try {
+        answer = await charge.limit.limiter.consume(charge.key, charge.points);
+      } catch (rejection) {
+        await refund(taken);
+        throw refusal(ctx, charge.limit, charge.key, rejection);
+      }
+      taken.push(charge);
+      if (tightest === undefined || answer.remainingPoints < tightest.answer.remainingPoints) tightest = { limit: charge.limit, answer };
+    }
+    return tightest;
+  };
+
+  /** Charges one point per request message, to every limit that charged the call, as the handler reads it. */
+  const chargingEach = (ctx: CallContext<Partial<RateLimitState>>, charges: readonly Charge[]) => {
+    const perMessage = charges.map((charge) => ({ ...charge, points: 1 }));
+    return async function* charged(messages: AsyncIterable<unknown>): AsyncGenerator<unknown, void, undefined> {
+      for await (const message of messages) {
+        const admission = await chargeAll(ctx, perMessage);
+        if (admission !== undefined) (ctx.state as Partial<RateLimitState>).rateLimit = admission.answer;
+        yield message;
+      }
+    };
+  };
+
   /**
    * Stores the limiter's answer and goes on; in an HTTP host, also sends the RateLimit headers,
-   * whatever the downstream does.
+   * whatever the downstream does. `charged` says whom the call was charged to, for its messages:
+   * the charges, or with one limit just its key (nothing allocated per call for that).
    */
-  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, limit: Limit, answer: RateLimiterRes, next: Next): Promise<void> => {
+  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, limit: Limit, answer: RateLimiterRes, charged: readonly Charge[] | string, next: Next): Promise<void> => {
     (ctx.state as Partial<RateLimitState>).rateLimit = answer;
-    if (ctx instanceof CallContext) return tailCall(next);
+    if (ctx instanceof CallContext) {
+      if (chargeRequestMessages && streamsRequests(ctx.kind)) {
+        ctx.wrapRequest(chargingEach(ctx, typeof charged === "string" ? [{ limit, key: charged, points: 1 }] : charged));
+      }
+      return tailCall(next);
+    }
     const headers = rateLimitHeaders(limit.quota, answer, false);
     setHeaders(ctx, headers);
     return nextKeepingHeaders(next, headers);
@@ -286,27 +342,14 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
   const consumeEach = async (ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> => {
     const method = methodOf(ctx);
     const charges: Charge[] = [];
-    let tightest: { limit: Limit; answer: RateLimiterRes } | undefined;
     for (const limit of limits) {
       if (limit.applies !== undefined && !limit.applies(method)) continue;
-      const key = limit.keyOf(ctx);
       const points = costOf(limit, ctx);
-      if (points === 0) continue;
-      let answer: RateLimiterRes;
-      try {
-        answer = await limit.limiter.consume(key, points);
-      } catch (rejection) {
-        await refund(charges);
-        throw refusal(ctx, limit, key, rejection);
-      }
-      charges.push({ limit, key, points });
-      if (tightest === undefined || answer.remainingPoints < tightest.answer.remainingPoints) tightest = { limit, answer };
+      if (points > 0) charges.push({ limit, key: limit.keyOf(ctx), points });
     }
-    if (tightest === undefined) {
-      await next();
-      return;
-    }
-    await admitted(ctx, tightest.limit, tightest.answer, next);
+    const admission = await chargeAll(ctx, charges);
+    if (admission === undefined) await next();
+    else await admitted(ctx, admission.limit, admission.answer, charges, next);
   };
 
   const only = limits.length === 1 ? (limits[0] as Limit) : undefined;
@@ -329,7 +372,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
       } catch (rejection) {
         throw refusal(ctx, only, key, rejection);
       }
-      return admitted(ctx, only, answer, next);
+      return admitted(ctx, only, answer, key, next);
     } catch (error) {
       return Promise.reject(error);
     }
