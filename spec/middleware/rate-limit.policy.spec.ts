@@ -8,6 +8,12 @@ import { RedisTokenBucket } from "../../lib/limiters/redis-token-bucket.js";
 import { closeRedisClient, createRedisClient, type RedisClient, whenConnected } from "../../lib/redis/redis-client.js";
 import { keyByMetadata, keyByMethod, keyByPrincipal, type RateLimitOptions, rateLimit } from "../../middleware/rate-limit.js";
 import { RedisCluster, RedisServer, requireRedis } from "../support/redis-servers.js";
+import { createClient } from "../../lib/client/client.js";
+import { InProcessTransport } from "../../lib/client/transports/in-process-transport.js";
+import { router } from "../../lib/core/service.js";
+import { keyValueService } from "../../lib/key-value/key-value.js";
+import { auth } from "../../middleware/auth.js";
+import { credentials } from "../../middleware/client/credentials.js";
 
 /** Put costs 4, anything else 1. */
 const putCosts4 = (ctx: { readonly method?: string } | object): number => ((ctx as CallContext).method === "Put" ? 4 : 1);
@@ -92,6 +98,31 @@ describe("rateLimit({ cost, key, limits })", () => {
       expect((await perPrincipal.get("principal:alice"))?.remainingPoints).to.equal(4);
       // Gets are not charged to puts: alice still has her four.
       expect(counts(await Promise.all(Array.from({ length: 6 }, () => run(app, { method: "Get", subject: "alice" }))))).to.deep.equal({ OK: 4, RESOURCE_EXHAUSTED: 2 });
+    });
+
+    it("charges each request message of a stream to every limit that charged the call, a refused message to none (chargeRequestMessages)", async () => {
+      const perPrincipal = new TokenBucket({ capacity: 100, refillPerSecond: 0.001, now: () => 0 });
+      const batches = new TokenBucket({ capacity: 10, refillPerSecond: 0.001, now: () => 0 });
+      const app = new Application({ onError: () => {} })
+        .use(auth({ tokens: new Map([["tok", "alice"]]) }))
+        .use(rateLimit({ limits: [{ limiter: perPrincipal, key: keyByPrincipal }, { limiter: batches, key: keyByMethod }], chargeRequestMessages: true }))
+        .handle(router([keyValueService()]));
+      const client = createClient(new InProcessTransport(app, { peer: "c1" })).use(credentials({ token: "tok" }));
+      async function* operations() {
+        for (let i = 0; i < 20; i++) yield { put: { key: `k${i}`, value: "v" } };
+      }
+      const batch = client.bidi("KeyValue", "Batch", operations());
+      let answered = 0;
+      try {
+        for await (const _ of batch) answered++;
+      } catch {
+        // the outcome is in .result
+      }
+      const end = await batch.result;
+      expect([end.status, end.interceptorFailed]).to.deep.equal([Status.RESOURCE_EXHAUSTED, "rate_limit"]);
+      // batches: 1 point for the call and 9 messages; the 10th message is refused by it and given back to alice.
+      expect(answered).to.equal(9);
+      expect((await perPrincipal.get("principal:alice"))?.remainingPoints).to.equal(90);
     });
 
     it("throws at once for single-limit options beside limits, and for a stacked limiter without reward()", () => {
