@@ -77,7 +77,7 @@ describe("bin/node with JWT and a policy", function () {
   it("shows the policy per method in --describe", async () => {
     const run = await runNode([], { args: ["--describe"], env: env() });
     expect(run.code).to.equal(0);
-    expect(run.stdout).to.include("KeyValue/Put     logging -> auth -> authorize -> rate_limit -> handler\n");
+    expect(run.stdout).to.match(/\n {2}KeyValue\/Put +logging -> auth -> authorize -> rate_limit -> handler\n/);
     expect(run.stdout).to.include("authorize: KeyValue/Put: scopes kv:write; KeyValue/*: scopes kv:read\n");
   });
 
