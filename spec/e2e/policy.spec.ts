@@ -102,7 +102,7 @@ describe("bin/node with JWT and a policy", function () {
     it("fetches the JWKS once for many calls, and refuses plain http without the flag", async () => {
       const token = await signToken(key.privateKey, { alg: "RS256", kid: "k1", subject: "bob" });
       const input = [init(), ...Array.from({ length: 5 }, (_, i) => call({ msgId: i + 2, metadata: bearer(token) }))];
-      const run = await runNode(input, { env: { JWT_JWKS: server.url, JWT_JWKS_ALLOW_HTTP_LOOPBACK: "1" } });
+      const run = await runNode(input, { env: { JWT_JWKS: server.url, JWT_JWKS_HTTP_LOOPBACK: "1" } });
       expect(bodies(run.lines).slice(1).map((b) => b["status"])).to.deep.equal(["NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND", "NOT_FOUND"]);
       expect(server.hits).to.equal(1);
       const refused = await runNode([], { env: { JWT_JWKS: server.url } });
