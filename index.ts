@@ -37,16 +37,7 @@ export { type FaultOptions, type FaultRule, faults, type ServerFaultOptions } fr
 export { JwtRejected, JwtVerifier, type JwtVerifierOptions } from "./lib/auth/jwt-verifier.js";
 export type { JwksUrlOptions, JwtKeyOptions } from "./lib/auth/key-source.js";
 export { logging, type LoggingOptions } from "./middleware/logging.js";
-export {
-  type ConsumingLimiter,
-  keyByMetadata,
-  keyByMethod,
-  keyByPrincipal,
-  type LimitOptions,
-  rateLimit,
-  type RateLimitOptions,
-  type RateLimitState,
-  type StackedLimit,
-} from "./middleware/rate-limit.js";
+export { type ConsumingLimiter, type LimitOptions, rateLimit, type RateLimitOptions, type RateLimitState, type StackedLimit } from "./middleware/rate-limit.js";
+export { keyByMetadata, keyByMethod, keyByPrincipal } from "./middleware/rate-limit-keys.js";
 /** The client side (createClient, transports, outbound middleware), also as "rpc-interceptors/client". */
 export * as client from "./client.js";

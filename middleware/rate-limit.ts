@@ -1,14 +1,13 @@
 import type { RateLimiterRes } from "rate-limiter-flexible";
 import { streamsRequests } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
-import { clientOf, type HostContext, type KoaContext, requestHeader } from "../lib/core/host-context.js";
+import { clientOf, type HostContext, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { StatusError } from "../lib/core/status-error.js";
 import { tailCall } from "../lib/core/tail-call.js";
 import { TokenBucket } from "../lib/limiters/token-bucket.js";
 import { type MethodSelector, methodMatcher, methodOf } from "../lib/core/when.js";
-import type { AuthState } from "./auth.js";
 
 /** The part of a rate-limiter-flexible limiter this middleware uses. */
 export interface ConsumingLimiter {
@@ -34,7 +33,7 @@ export interface LimitOptions {
   /**
    * The budget a call is charged to. Default: the peer in the RPC host (bin/node: the
    * envelope's `src`), `ctx.ip` in Koa. It receives the host's context (a CallContext, or Koa's
-   * ctx); {@link keyByPrincipal}, {@link keyByMethod} and {@link keyByMetadata} are ready-made.
+   * ctx); keyByPrincipal, keyByMethod and keyByMetadata (middleware/rate-limit-keys.ts) are ready-made.
    */
   key?(ctx: HostContext): string;
   /**
@@ -79,32 +78,6 @@ export interface RateLimitOptions extends LimitOptions {
    * none. Default false: a call costs its cost, whatever it streams.
    */
   readonly chargeRequestMessages?: boolean;
-}
-
-/** Charges a call to its principal's subject (`principal:<sub>`), or, with none, to its client (`client:<peer>`). */
-export function keyByPrincipal(ctx: HostContext): string {
-  const principal = (ctx.state as Partial<AuthState>).principal;
-  return principal === undefined ? `client:${clientOf(ctx)}` : `principal:${principal.subject}`;
-}
-
-/** Charges a call to its method (`Service/Method`): one budget per method, shared by every caller. */
-export function keyByMethod(ctx: HostContext): string {
-  const { service, method } = methodOf(ctx);
-  return `${service}/${method}`;
-}
-
-/**
- * Charges a call to the value of one metadata entry (an HTTP header in Koa), `name:value`; a
- * call without it to its client (`client:<peer>`). Only for metadata the caller cannot choose
- * freely (set by a trusted proxy, or vouched for by auth), or a client dodges its limit.
- */
-export function keyByMetadata(name: string): (ctx: HostContext) => string {
-  if (typeof name !== "string" || name === "") throw new TypeError("keyByMetadata(): name must be a non-empty string");
-  const lower = name.toLowerCase();
-  return function keyByMetadata(ctx: HostContext): string {
-    const value = requestHeader(ctx, lower);
-    return value === undefined ? `client:${clientOf(ctx)}` : `${lower}:${value}`;
-  };
 }
 
 function forwardedKey(ctx: HostContext): string {
