@@ -132,7 +132,7 @@ async function main(): Promise<void> {
     if (opts.redis) {
       const help = spawnSync(BIN_NODE, ["--help"], { encoding: "utf8" }).stdout;
       if (!help.includes("REDIS_URL")) {
-        notes.push("bin/node (Redis limiter) skipped: this build of bin/node does not support REDIS_URL (its --help does not mention it); the Redis limiter lands from issue 3.");
+        notes.push("bin/node (Redis limiter) skipped: this build of bin/node does not support REDIS_URL (its --help does not mention it).");
       } else if (!haveRedisServer()) {
         notes.push("bin/node (Redis limiter) skipped: no redis-server on the PATH.");
       } else {

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type CallResult, type Client, createClient, credentials, deadline, logging, spawnNode } from "../client.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
-import { dumps } from "../lib/hosts/stdio/python-json.js";
+import { outcomeText } from "../lib/hosts/stdio/replies.js";
 
 const USAGE = `Usage: bin/call [options] SERVICE METHOD [JSON]     one call; prints the reply
        bin/call [options]                         one call per stdin line: SERVICE METHOD [JSON]
@@ -67,13 +67,9 @@ function parseRequest(json: string | undefined): unknown {
   }
 }
 
-/** The reply as a line, in the wire's key order. */
+/** The outcome as a line: the keys of the wire's `grpc_call_ok` in its order, without the ids. */
 function render(result: CallResult): string {
-  const line: Record<string, unknown> = { status: result.status };
-  if (result.interceptorFailed !== undefined) line["interceptor_failed"] = result.interceptorFailed;
-  if (result.interceptorsApplied !== undefined) line["interceptors_applied"] = result.interceptorsApplied;
-  if (result.response !== undefined) line["response"] = result.response;
-  return dumps(line) + "\n";
+  return `{${outcomeText(result)}}\n`;
 }
 
 async function callAndPrint(client: Client, service: string, method: string, request: unknown): Promise<CallResult> {

@@ -2,13 +2,13 @@ import os from "node:os";
 import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/app/config.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
-import { RpcNode } from "../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../lib/app/node-app.js";
 
 const END_OF_INPUT = "end of input";
 
 /**
- * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
+ * bin/node: stdin lines -> StdioHost -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
  * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
     logs.flush();
     return;
   }
-  // Only a node told to share its limits loads the Redis code and ioredis (issue #3).
+  // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   let outputClosed = false;
   let stopping = false;
 
-  const node = new RpcNode({
+  const host = new StdioHost({
     app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
@@ -54,7 +54,7 @@ async function main(): Promise<void> {
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,
-    onLine: node.handleLine,
+    onLine: host.handleLine,
     onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
   });
 
@@ -63,19 +63,19 @@ async function main(): Promise<void> {
   // flight are down to half, stdout's 'drain' when it has room again.
   const lowWater = Math.floor(config.maxInFlight / 2);
   const resumeIfReady = (): void => {
-    if (stopping || !stdin.isPaused() || node.outbox.congested) return; // 'drain' calls again
-    if (node.outbox.pending > lowWater) node.outbox.whenPendingAtMost(lowWater, resumeIfReady);
+    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // 'drain' calls again
+    if (host.outbox.pending > lowWater) host.outbox.whenPendingAtMost(lowWater, resumeIfReady);
     else stdin.resume();
   };
   stdin.on("data", (chunk: Buffer) => {
     reader.push(chunk);
-    if (node.outbox.pending > config.maxInFlight || node.outbox.congested) {
+    if (host.outbox.pending > config.maxInFlight || host.outbox.congested) {
       stdin.pause();
       resumeIfReady();
     }
   });
   stdout.on("drain", () => {
-    node.outbox.drained(); // only 'drain' ends congestion
+    host.outbox.resumeWriting(); // only 'drain' ends congestion
     resumeIfReady();
   });
   stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -102,8 +102,8 @@ async function main(): Promise<void> {
     // At the end of input a last line may lack its newline; stopped early, the bytes after the
     // last newline are a line cut short, not one to answer.
     if (reason === END_OF_INPUT) reader.end();
-    void node.whenIdle().then(() => redis?.close()).then(() => {
-      logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
+    void host.whenIdle().then(() => redis?.close()).then(() => {
+      logger.info({ reason, lines: reader.lines, calls: host.stats.total }, "stopped");
       logs.flush();
       // The signal listeners stay: they do not hold the process open, and while stdout is still
       // flushing to a slow reader a second signal must still force the exit.

@@ -1,7 +1,8 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/core/host-context.js";
-import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logging/logger.js";
+import { createLogger, type Logger, redactMetadata } from "../lib/logging/logger.js";
+import { infoLineWriter, levelGate } from "../lib/logging/pino-line.js";
 import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 

@@ -1,12 +1,12 @@
 import { parseArgs } from "node:util";
-import { LOG_LEVELS, type LogLevel } from "../logging/logger.js";
+import { LOG_LEVELS, type LogLevel } from "../logging/log-levels.js";
 
 /** Everything bin/node can be told, after defaults: read in one place, passed down as is. */
 export interface NodeConfig {
   readonly logLevel: LogLevel;
   readonly authTokens: readonly string[];
   readonly rateLimitCapacity: number;
-  readonly rateLimitRefillPerSec: number;
+  readonly rateLimitRefillPerSecond: number;
   readonly trustProxy: boolean;
   readonly maxLineBytes: number;
   readonly maxInFlight: number;
@@ -20,7 +20,7 @@ export interface NodeConfig {
   readonly maxValueBytes: number;
   /** One Redis to share rate limits (and, with kvStore "redis", the KeyValue data) through. */
   readonly redisUrl: string | undefined;
-  /** Seed nodes (`host:port`) of a Redis Cluster to share them through instead. */
+  /** Redis Cluster nodes (`host:port`) to discover a cluster from, to share them through instead. */
   readonly redisClusterNodes: readonly string[] | undefined;
   /** Prepended to every Redis key, to keep deployments sharing one Redis apart. */
   readonly redisKeyPrefix: string;
@@ -92,9 +92,9 @@ function redisUrl(raw: string, where: string): string | undefined {
 function hostPorts(raw: string, where: string): string[] | undefined {
   const list = raw.split(",").map((t) => t.trim()).filter((t) => t !== "");
   if (list.length === 0) return undefined;
-  for (const node of list) {
-    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(node);
-    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new ConfigError(`${where} must be host:port seeds, comma-separated; got ${JSON.stringify(node)}`);
+  for (const seed of list) {
+    const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(seed);
+    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65535) throw new ConfigError(`${where} must be host:port seeds, comma-separated; got ${JSON.stringify(seed)}`);
   }
   return list;
 }
@@ -114,7 +114,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "logLevel", flag: "log-level", env: "LOG_LEVEL", default: "info", parse: level, help: `log level on stderr: ${LOG_LEVELS.join(", ")}` },
   { key: "authTokens", flag: "auth-tokens", env: "AUTH_TOKENS", default: "valid_token", parse: tokens, help: "accepted bearer tokens, comma-separated" },
   { key: "rateLimitCapacity", flag: "rate-limit-capacity", env: "RATE_LIMIT_CAPACITY", default: "10", parse: number(1), help: "token bucket size per client (largest burst)" },
-  { key: "rateLimitRefillPerSec", flag: "rate-limit-refill-per-sec", env: "RATE_LIMIT_REFILL_PER_SEC", default: "10", parse: number(0), help: "tokens added per client per second" },
+  { key: "rateLimitRefillPerSecond", flag: "rate-limit-refill-per-sec", env: "RATE_LIMIT_REFILL_PER_SEC", default: "10", parse: number(0), help: "tokens added per client per second" },
   { key: "trustProxy", flag: "trust-proxy", env: "TRUST_PROXY", boolean: true, default: "0", parse: boolean, help: "count calls per x-forwarded-for address (only behind a proxy that sets it)" },
   { key: "maxLineBytes", flag: "max-line-bytes", env: "MAX_LINE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "longer input lines are dropped unread and logged" },
   { key: "maxInFlight", flag: "max-in-flight", env: "MAX_IN_FLIGHT", default: "10000", parse: integer(1), help: "calls awaiting their reply before stdin is paused" },
@@ -159,7 +159,7 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   return { help: false, config: config as unknown as NodeConfig };
 }
 
-/** The Redis settings that only make sense together (issue #3). */
+/** The Redis settings that only make sense together. */
 function checkRedis(config: NodeConfig): void {
   if (config.redisUrl !== undefined && config.redisClusterNodes !== undefined) throw new ConfigError("set REDIS_URL or REDIS_CLUSTER_NODES, not both");
   if (config.kvStore === "redis" && config.redisUrl === undefined && config.redisClusterNodes === undefined) {

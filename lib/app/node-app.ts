@@ -9,7 +9,7 @@ import { router } from "../core/service.js";
 
 /** What {@link createNodeApplication} needs. */
 export interface NodeApplicationOptions {
-  readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSec" | "trustProxy"> &
+  readonly config: Pick<NodeConfig, "authTokens" | "rateLimitCapacity" | "rateLimitRefillPerSecond" | "trustProxy"> &
     Partial<Pick<NodeConfig, "maxKeyBytes" | "maxValueBytes">>;
   readonly logger: Logger;
   /** Where KeyValue keeps its data; in memory by default. */
@@ -20,7 +20,7 @@ export interface NodeApplicationOptions {
 
 /** The application bin/node serves: logging -> auth -> rate_limit -> KeyValue. */
 export function createNodeApplication({ config, logger, store, limiter }: NodeApplicationOptions) {
-  const limits = limiter === undefined ? { capacity: config.rateLimitCapacity, refillPerSecond: config.rateLimitRefillPerSec } : { limiter };
+  const limits = limiter === undefined ? { capacity: config.rateLimitCapacity, refillPerSecond: config.rateLimitRefillPerSecond } : { limiter };
   return new Application({
     onError: (err, ctx, at) => logger.error({ err, service: ctx.service, method: ctx.method, client: ctx.peer, at }, "call failed"),
   })

@@ -7,7 +7,7 @@ import { RedisTokenBucket } from "../limiters/redis-token-bucket.js";
 /** The Redis settings of bin/node. */
 export type RedisConfig = Pick<
   NodeConfig,
-  "redisUrl" | "redisClusterNodes" | "redisKeyPrefix" | "redisCommandTimeoutMs" | "kvStore" | "rateLimitCapacity" | "rateLimitRefillPerSec"
+  "redisUrl" | "redisClusterNodes" | "redisKeyPrefix" | "redisCommandTimeoutMs" | "kvStore" | "rateLimitCapacity" | "rateLimitRefillPerSecond"
 >;
 
 /** What bin/node shares through Redis, and the owner of the one connection (pool) behind it. */
@@ -32,7 +32,7 @@ const CLIENT_TIMEOUT_SLACK_MS = 50;
  *
  * Waits for the first connection (at most about a second) so that the first calls are counted
  * in Redis; when Redis cannot be reached it resolves all the same, one log line says so, and
- * calls are answered by the insurance bucket until Redis answers (issue #3).
+ * calls are answered by the insurance bucket until Redis answers.
  */
 export async function openRedisBackend(config: RedisConfig, logger: Logger): Promise<RedisBackend> {
   const client = await createRedisClient({
@@ -47,7 +47,7 @@ export async function openRedisBackend(config: RedisConfig, logger: Logger): Pro
   const limiter = new RedisTokenBucket({
     client,
     capacity: config.rateLimitCapacity,
-    refillPerSecond: config.rateLimitRefillPerSec,
+    refillPerSecond: config.rateLimitRefillPerSecond,
     keyPrefix: `${config.redisKeyPrefix}rl:`,
     timeoutMs: config.redisCommandTimeoutMs,
     logger,

@@ -77,7 +77,6 @@ export class ClientCallContext<S extends object = object> {
     this.state = init.state ?? ({} as S);
   }
 
-
   /** Records the server's answer as the outcome. */
   respond(reply: Reply): void {
     this.status = reply.status;

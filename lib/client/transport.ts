@@ -23,7 +23,7 @@ export interface OutgoingStreamCall extends OutgoingCall {
 /** Where a streamed response's messages go: the next is delivered once the promise settles. */
 export type Receive = (message: unknown) => Promise<void>;
 
-/** What the server answered, in the terms of the wire (PROTOCOL.md, `grpc_call_ok`). */
+/** What the server answered, in the terms of the wire (docs/protocol.md, `grpc_call_ok`). */
 export interface Reply {
   readonly status: StatusName;
   /** The response message, when the server sent one (NOT_FOUND from KeyValue/Get does). */

@@ -12,8 +12,8 @@ export interface RedisStoreOptions {
 }
 
 /**
- * The KeyValue service's data in Redis, one string key per entry, so that every node pointed
- * at the same Redis serves one data set (`KV_STORE=redis`). Unlike rate limits, data
+ * The KeyValue service's data in Redis, one string key per entry, so that every process pointed
+ * at the same Redis serves one data set (bin/node's `KV_STORE=redis`). Unlike rate limits, data
  * has no in-memory stand-in: when Redis fails, the call ends with UNAVAILABLE (the error is its
  * `cause`, never sent), within the client's command timeout. bin/node shares one client between
  * this store and the rate limiter, whose RedisHealth logs the outage once.

@@ -50,14 +50,15 @@ function clusterSlotOf(): SlotOf {
 
 /**
  * Gathers the calls of one event-loop turn and sends them to Redis as a few script calls
- * instead of one each (issue 6: per call, the EVALSHA, its promise and its deadline timer cost
+ * instead of one each (measured: per call, an EVALSHA, its promise and its deadline timer cost
  * bin/node more than the rest of the call). bin/node reads a whole stdin chunk, hundreds of
  * calls, in one synchronous turn, so they reach the limiter together.
  *
  * The queue is flushed on a microtask, once the turn that filled it is over: at most
  * `maxBatch` calls per script run, and on a Cluster one run per slot (a multi-key script needs
  * all its keys in one). Calls keep their order within a run, and runs go out in queue order on
- * one connection per node, so a key's calls reach Redis in the order they were made.
+ * one connection per Redis (per master on a Cluster), so a key's calls reach Redis in the order
+ * they were made.
  *
  * One deadline per flush, however many runs it sends: a run without a reply after `timeoutMs`
  * counts as one failure of `health` (not one per call), and each of its calls falls back.

@@ -17,7 +17,7 @@ export interface RedisHealthOptions {
   readonly now?: () => number;
 }
 
-/** The error's message; for a Cluster that reached no node, with the last node's error (ECONNREFUSED...). */
+/** The error's message; for a Cluster that reached no master, with the last one's error (ECONNREFUSED...). */
 function message(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const last = (error as { lastNodeError?: unknown }).lastNodeError;
@@ -28,8 +28,7 @@ function message(error: unknown): string {
  * A circuit breaker for one Redis client, fed by command outcomes and the client's `ready` and
  * `error` events. While Redis is up every call goes to it; once a command fails or times out,
  * calls skip Redis (and its timeout) except one probe per `probeEveryMs`, until a probe
- * succeeds or the client reconnects. Each change of state is logged once, never once per call
- * (issue #3: "logs the state change once").
+ * succeeds or the client reconnects. Each change of state is logged once, never once per call.
  *
  * @example
  *   const health = new RedisHealth({ logger });

@@ -30,12 +30,12 @@ const OTHER_DEFAULTS = {
 } as const;
 
 describe("loadConfig()", () => {
-  it("has the defaults PROTOCOL.md requires", () => {
+  it("has the defaults docs/protocol.md requires", () => {
     expect(config()).to.deep.equal({
       logLevel: "info",
       authTokens: ["valid_token"],
       rateLimitCapacity: 10,
-      rateLimitRefillPerSec: 10,
+      rateLimitRefillPerSecond: 10,
       trustProxy: false,
       maxLineBytes: 4 * 1024 * 1024,
       maxInFlight: 10000,
@@ -65,7 +65,7 @@ describe("loadConfig()", () => {
       logLevel: "debug",
       authTokens: ["a", "b", "c"],
       rateLimitCapacity: 25,
-      rateLimitRefillPerSec: 2.5,
+      rateLimitRefillPerSecond: 2.5,
       trustProxy: true,
       maxLineBytes: 1024,
       maxInFlight: 64,

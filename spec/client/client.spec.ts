@@ -147,7 +147,7 @@ describe("createClient(transport)", () => {
 
 describe("new InProcessTransport(app)", () => {
   // No refill: the bucket's count does not depend on how fast the spec runs.
-  const app = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSec: 0, trustProxy: false }, logger: new MemoryLogger() });
+  const app = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 0, trustProxy: false }, logger: new MemoryLogger() });
 
   it("answers as bin/node would: interceptors applied, or the one that stopped the call", async () => {
     const server = app();

@@ -3,7 +3,7 @@ import { Application, runFrame } from "../../lib/core/application.js";
 import { CallFrame } from "../../lib/core/frame.js";
 import { CallContext, HANDLER } from "../../lib/core/context.js";
 import type { Next } from "../../lib/core/middleware.js";
-import { RpcNode } from "../../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../../lib/hosts/stdio/stdio-host.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
 import { logging } from "../../middleware/logging.js";
@@ -206,7 +206,7 @@ describe("Application.run() with a middleware that misuses next()", () => {
     });
   });
 
-  describe("in bin/node's RpcNode", () => {
+  describe("in bin/node's StdioHost", () => {
     it("answers INTERNAL with interceptor_failed naming the middleware, and logs one error line naming it", async () => {
       const log = captureLogger();
       const app = new Application({ onError: (err, ctx, at) => log.logger.error({ err, service: ctx.service, method: ctx.method, at }, "call failed") })
@@ -217,7 +217,7 @@ describe("Application.run() with a middleware that misuses next()", () => {
           ctx.response = { ok: true };
         });
       const chunks: string[] = [];
-      const node = new RpcNode({ app, logger: log.logger, write: (chunk) => (chunks.push(chunk), true) });
+      const node = new StdioHost({ app, logger: log.logger, write: (chunk) => (chunks.push(chunk), true) });
       node.handleLine(JSON.stringify({ src: "c1", dest: "n1", body: { type: "grpc_call", msg_id: 1, service: "S", method: "M", request: {} } }), 1);
       await node.whenIdle();
       expect(chunks.join("")).to.equal('{"src": "n1", "dest": "c1", "body": {"type": "grpc_call_ok", "in_reply_to": 1, "status": "INTERNAL", "interceptor_failed": "sloppy", "msg_id": 0}}\n');

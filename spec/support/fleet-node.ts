@@ -1,4 +1,4 @@
-// A real bin/node child process for the fleet specs (issue #3): calls are written as envelope
+// A real bin/node child process for the fleet specs: calls are written as envelope
 // lines, replies matched by in_reply_to and timed from write to read, stderr kept as log lines.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";

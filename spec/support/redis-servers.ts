@@ -1,4 +1,4 @@
-// Private redis-server processes for the Redis specs (issue #3): each on a free port of
+// Private redis-server processes for the Redis specs: each on a free port of
 // 127.0.0.1 with its own temporary directory, no persistence, stopped and removed after. The
 // machine's own Redis (6379) is never connected to, flushed or depended on.
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
