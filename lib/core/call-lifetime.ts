@@ -4,6 +4,13 @@ import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
 import { receiving } from "./streams.js";
 
+/**
+ * The longest delay a Node timer keeps (2^31 - 1 ms, ~24.8 days): a longer one fires at once.
+ * A budget beyond it (grpc-timeout allows 99999999H) arms no timer: it cannot pass while the
+ * process is likely to run, and firing at once would fail the call at its start.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** What {@link withLifetime} needs to know of the call beyond its context. */
 export interface Lifetime {
   /** The call's budget from `grpc-timeout`, in ms; undefined for none. */
@@ -31,7 +38,7 @@ export async function withLifetime(ctx: CallContext, lifetime: Lifetime, run: ()
   let requests: AsyncGenerator<unknown, void, undefined> | undefined;
   try {
     if (closing !== undefined) ctx.cancel(closing);
-    if (timeoutMs !== undefined) timer = setTimeout(() => ctx.cancel(new StatusError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
+    if (timeoutMs !== undefined && timeoutMs <= MAX_TIMER_MS) timer = setTimeout(() => ctx.cancel(new StatusError(Status.DEADLINE_EXCEEDED, `deadline of ${timeoutMs} ms exceeded`)), timeoutMs);
     if (host !== undefined) {
       if (host.aborted) onHostAbort();
       else host.addEventListener("abort", onHostAbort, { once: true });

@@ -400,6 +400,16 @@ describe("streaming calls through Application.run()", () => {
       expect((await collect(client.serverStream("Test", "Echo", {}))).error).to.have.property("code", Status.UNIMPLEMENTED);
     });
 
+    it("a grpc-timeout beyond what a Node timer holds (99999999S) is no deadline, not an instant DEADLINE_EXCEEDED", async () => {
+      const app = new Application().handle(async (ctx) => {
+        await tick(10);
+        ctx.response = { aborted: ctx.signal.aborted };
+      });
+      const ctx = new CallContext({ service: "Test", method: "Slow", request: {}, peer: "p", metadata: { "grpc-timeout": "99999999S" } });
+      await app.run(ctx);
+      expect([ctx.status, ctx.response]).to.deep.equal([Status.OK, { aborted: false }]);
+    });
+
     it("a malformed grpc-timeout is INVALID_ARGUMENT before any middleware runs", async () => {
       const { app, log } = testApp(newTrace());
       const ctx = new CallContext({ service: "Test", method: "Echo", request: {}, peer: "p", metadata: { "grpc-timeout": "1.5S" } });
