@@ -6,7 +6,8 @@ import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
 import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
-import { finalStatus, grpcTypeOf, isStream } from "../lib/observability/host-call.js";
+import { finalStatus, grpcTypeOf } from "../lib/observability/host-call.js";
+import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { observeMessages } from "../lib/observability/messages.js";
 
 /** Options of {@link metrics}. */
@@ -48,15 +49,18 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     const type = grpcTypeOf(ctx);
     const meter = counts.meter(type, ctx.service, ctx.method);
     meter.started();
-    if (type === "unary") meter.received();
-    else if (isStream(ctx.request)) ctx.request = observeMessages(ctx.request, () => meter.received());
+    // Streams are counted message by message as they pass (the wrappers are no-ops for a kind
+    // without that stream); a single message is counted once, a response only when one is sent.
+    if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, () => meter.received()));
+    else meter.received();
+    const streamedResponse = streamsResponses(ctx.kind);
+    if (streamedResponse) ctx.wrapResponse((messages) => observeMessages(messages, () => meter.sent()));
     const start = now();
     try {
       await next();
     } finally {
       const status = ctx.status;
-      if (isStream(ctx.response)) ctx.response = observeMessages(ctx.response, () => meter.sent());
-      else if (status === Status.OK) meter.sent();
+      if (!streamedResponse && status === Status.OK) meter.sent();
       meter.handled(status, (now() - start) / 1000);
     }
   }

@@ -1,3 +1,4 @@
+import { CallKind } from "../core/call-kind.js";
 import { Metadata } from "../core/metadata.js";
 import { Status, type StatusName } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
@@ -14,6 +15,8 @@ export interface ClientCallInit<S extends object> {
   /** Cancels the call. */
   readonly signal?: AbortSignal | undefined;
   readonly state?: S;
+  /** The kind of call; `unary` by default. */
+  readonly kind?: CallKind | undefined;
 }
 
 /**
@@ -36,6 +39,13 @@ export class ClientCallContext<S extends object = object> {
   readonly method: string;
   /** `Service/Method`, the name retry and cache options use. */
   readonly path: string;
+  /** Which of the four kinds of call this is; for a streamed request, `request` is an AsyncIterable. */
+  readonly kind: CallKind;
+  /**
+   * For `server_stream` and `bidi`: where each response message goes (the caller's iterator).
+   * A middleware may wrap it to see every message; the next is delivered once its promise settles.
+   */
+  receive: ((message: unknown) => Promise<void>) | undefined = undefined;
   request: unknown;
   readonly metadata: Metadata;
   /** Aborts the call; `deadline()` replaces it, for the layers inside it, by one that also fires at the deadline. */
@@ -62,6 +72,7 @@ export class ClientCallContext<S extends object = object> {
     this.service = init.service;
     this.method = init.method;
     this.path = `${init.service}/${init.method}`;
+    this.kind = init.kind ?? CallKind.UNARY;
     this.request = init.request;
     this.metadata = new Metadata(init.metadata);
     this.signal = init.signal;

@@ -1,3 +1,4 @@
+import type { CallKind } from "../core/call-kind.js";
 import type { StatusName } from "../core/status.js";
 
 /** One call as it leaves the client pipeline for the transport. */
@@ -10,6 +11,17 @@ export interface OutgoingCall {
   /** Aborts the call: the transport stops waiting and rejects with the signal's reason. */
   readonly signal: AbortSignal | undefined;
 }
+
+/**
+ * A streaming call as it leaves the client pipeline: for `client_stream` and `bidi`, `request`
+ * is an AsyncIterable of the request messages, and its end is the client's half-close.
+ */
+export interface OutgoingStreamCall extends OutgoingCall {
+  readonly kind: CallKind;
+}
+
+/** Where a streamed response's messages go: the next is delivered once the promise settles. */
+export type Receive = (message: unknown) => Promise<void>;
 
 /** What the server answered, in the terms of the wire (docs/protocol.md, `grpc_call_ok`). */
 export interface Reply {
@@ -40,6 +52,13 @@ export interface Reply {
  */
 export interface Transport {
   unary(call: OutgoingCall): Promise<Reply>;
+  /**
+   * A call of any kind with streams: each response message goes to `receive` (the transport
+   * waits for its promise before taking the next), and it resolves with the server's final
+   * answer (status, attribution; a response only for `client_stream`) or rejects as `unary()`
+   * does. A transport without it cannot stream (the client answers UNIMPLEMENTED).
+   */
+  stream?(call: OutgoingStreamCall, receive: Receive): Promise<Reply>;
   /** Stops taking calls and releases what the transport holds; resolves once it has. */
   close(): Promise<void>;
 }

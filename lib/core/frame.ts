@@ -1,4 +1,5 @@
 import type { CallContext } from "./context.js";
+import type { Send } from "./streams.js";
 
 /** A middleware that returned before its downstream, waiting for it (lib/core/misuse.ts). */
 export interface Waiter {
@@ -37,6 +38,8 @@ export class CallFrame {
    * layers under them still ran: they are done when those are. Made only then.
    */
   tails: number[] | undefined = undefined;
+  /** Where a streamed response goes: the host's, given to `run()`. */
+  send: Send | undefined = undefined;
 
   constructor(ctx: CallContext) {
     this.ctx = ctx;

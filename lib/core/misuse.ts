@@ -43,7 +43,7 @@ export async function settled(): Promise<void> {
  */
 export function leave(frame: CallFrame, open: number): boolean {
   let level = open - 1;
-  // A layer above that tail-called next() over this one is done now too (see Application).
+  // A layer above that tail-called next() over this one is done now too (lib/core/layers.ts).
   const tails = frame.tails;
   if (tails !== undefined) {
     for (let i = tails.indexOf(level); i !== -1; i = tails.indexOf(level)) {
@@ -77,7 +77,7 @@ export async function returnedEarly(
   await new Promise<void>((wake) => (frame.waiting ??= []).push({ level: open, wake }));
   ctx.failure = { at: name, error, thrown: error, threw: true };
   ctx.status = Status.INTERNAL;
-  // The first layer entered keeps the error: run() has no catch-all (see Application).
+  // The first layer entered keeps the error: run() has no catch-all (lib/core/layers.ts).
   if (leave(frame, open) && open !== 1) throw error;
 }
 

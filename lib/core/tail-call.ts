@@ -9,9 +9,9 @@ import type { Next } from "./middleware.js";
  * (measured: those two awaits cost 6-11% of bin/node's CPU).
  *
  * The contract, which spec/core/tail-call.spec.ts pins: it returns the very promise next()
- * returned. The Application recognises a tail call by that identity (the promise a middleware
- * returned is the one the layer under it gave back), which holds because koa-compose's next()
- * hands back its layer's promise unchanged. A middleware that returns anything else, an async
+ * returned. The Application's layers (lib/core/layers.ts) recognise a tail call by that
+ * identity (the promise a middleware returned is the one the layer under it gave back), which
+ * holds because koa-compose's next() hands back its layer's promise unchanged. A middleware that returns anything else, an async
  * function's own promise included, is awaited like any other: correct, one await dearer.
  *
  * Write the middleware as a plain function that never throws: errors become a rejected promise.

@@ -1,5 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import type { KeyValueStore } from "./key-value.js";
+import type { KeyValueStore } from "./store.js";
 import { Status } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
 

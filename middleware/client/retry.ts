@@ -1,3 +1,4 @@
+import { CallKind } from "../../lib/core/call-kind.js";
 import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import { type Clock, sleep, systemClock } from "../../lib/client/clock.js";
@@ -70,6 +71,9 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
  * `ctx.deadline` it gives up with the last attempt's outcome, and an abort during the wait ends
  * the call with the abort's status.
  *
+ * Unary calls only: a streaming call (server, client or bidirectional) passes through once,
+ * never retried, whatever its method and status.
+ *
  * @example
  *   client.use(deadline({ timeoutMs: 1000 })).use(retry({ maxAttempts: 4, baseDelayMs: 50 }));
  */
@@ -90,7 +94,8 @@ export function retry(options: RetryOptions = {}): ClientMiddleware {
   const retryExhaustedWithoutHint = options.retryExhaustedWithoutHint === true;
 
   return resending(async function retry(ctx: ClientCallContext, next: Next): Promise<void> {
-    if (!isIdempotent(ctx)) return next();
+    // Unary calls only: a stream's messages, once read by the server or the caller, cannot be replayed.
+    if (ctx.kind !== CallKind.UNARY || !isIdempotent(ctx)) return next();
     for (let attempt = 1; ; attempt++) {
       ctx.attempt = attempt;
       await next();

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import Koa from "koa";
 import { Registry } from "prom-client";
 import { Application } from "../../lib/core/application.js";
+import type { CallKind } from "../../lib/core/call-kind.js";
 import { CallContext } from "../../lib/core/context.js";
 import { Status, type StatusName } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
@@ -49,11 +50,7 @@ describe("metrics() (server)", () => {
   });
 
   it("labels grpc_type by the host's kind of call and counts each streamed message", async () => {
-    class StreamCall extends CallContext {
-      constructor(readonly kind: string, request: unknown) {
-        super({ service: "KeyValue", method: "Scan", request, peer: "c1" });
-      }
-    }
+    const call = (kind: CallKind, request: unknown) => new CallContext({ service: "KeyValue", method: "Scan", request, peer: "c1", kind });
     async function* messages(n: number) {
       for (let i = 0; i < n; i++) yield { i };
     }
@@ -62,14 +59,13 @@ describe("metrics() (server)", () => {
       if (ctx.request !== null && typeof ctx.request === "object" && Symbol.asyncIterator in ctx.request) for await (const _ of ctx.request as AsyncIterable<unknown>) received++;
       ctx.response = messages(received + 2);
     });
-    const serverStream = new StreamCall("server_stream", {});
-    await app.run(serverStream);
-    for await (const _ of serverStream.response as AsyncIterable<unknown>) void _; // the host writes the stream
-    const bidi = new StreamCall("bidi", messages(3));
-    await app.run(bidi);
-    for await (const _ of bidi.response as AsyncIterable<unknown>) void _;
+    const written: unknown[] = [];
+    const send = (message: unknown): void => void written.push(message); // the host writes the stream
+    await app.run(call("server_stream", {}), send);
+    await app.run(call("bidi", messages(3)), send);
+    expect(written).to.have.length(7);
     const scan = (type: string) => ({ grpc_type: type, grpc_service: "KeyValue", grpc_method: "Scan" });
-    expect([await sample(registry, "grpc_server_msg_received_total", scan("server_stream")), await sample(registry, "grpc_server_msg_sent_total", scan("server_stream"))]).to.deep.equal([0, 2]);
+    expect([await sample(registry, "grpc_server_msg_received_total", scan("server_stream")), await sample(registry, "grpc_server_msg_sent_total", scan("server_stream"))]).to.deep.equal([1, 2]);
     expect([await sample(registry, "grpc_server_msg_received_total", scan("bidi_stream")), await sample(registry, "grpc_server_msg_sent_total", scan("bidi_stream"))]).to.deep.equal([3, 5]);
     expect(await sample(registry, "grpc_server_handled_total", { ...scan("bidi_stream"), grpc_code: "OK" })).to.equal(1);
   });

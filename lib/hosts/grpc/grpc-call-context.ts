@@ -1,8 +1,9 @@
 import { Metadata as GrpcMetadata } from "@grpc/grpc-js";
+import type { CallKind } from "../../core/call-kind.js";
 import { type CallInit, CallContext } from "../../core/context.js";
 
-/** The four kinds of gRPC method, by whether each side streams. */
-export type MethodKind = "unary" | "server_stream" | "client_stream" | "bidi";
+/** The four kinds of gRPC method, by whether each side streams: the core's {@link CallKind}. */
+export type MethodKind = CallKind;
 
 /** What the gRPC host knows about a call besides {@link CallInit}. */
 export interface GrpcCallInit<S extends object> extends CallInit<S> {
@@ -42,7 +43,6 @@ export class GrpcCallContext<S extends object = object> extends CallContext<S> {
   readonly package: string;
   readonly path: string;
   readonly address: string;
-  readonly kind: MethodKind;
   readonly binaryMetadata: ReadonlyMap<string, Buffer>;
   #responseHeaders: GrpcMetadata | undefined = undefined;
   #trailers: GrpcMetadata | undefined = undefined;
@@ -52,7 +52,6 @@ export class GrpcCallContext<S extends object = object> extends CallContext<S> {
     this.package = init.package;
     this.path = init.path;
     this.address = init.address;
-    this.kind = init.kind;
     this.binaryMetadata = init.binaryMetadata;
   }
 

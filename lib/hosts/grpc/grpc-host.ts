@@ -23,7 +23,7 @@ import { failureOf, statusOf, type WireStatus } from "./answer.js";
 import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
 import { GrpcCallContext, type MethodKind } from "./grpc-call-context.js";
 import { addressWithoutPort, incomingMetadata, incomingOverLimits } from "./incoming.js";
-import { isAsyncIterable, readAll, writeAll } from "./message-streams.js";
+import { readAll, sender } from "./message-streams.js";
 
 /** Receives host events and what went wrong outside the pipeline (a response stream that failed). */
 export type GrpcHostLogger = Pick<Logger, "info" | "warn" | "error">;
@@ -237,13 +237,27 @@ export class GrpcHost {
       finish();
       this.#logger?.error({ err: error, service: ctx.service, method }, "answering the call failed");
     };
-    this.#app.run(ctx).then(() => {
-      if (callback !== undefined) {
+    if (callback !== undefined) {
+      this.#app.run(ctx).then(() => {
         this.#answerOnce(call, ctx, callback);
         finish();
-      } else {
-        this.#answerStream(call as ServerWritableStream<unknown, unknown>, ctx, signal.signal).then(finish, failed);
-      }
+      }).catch(failed);
+      return;
+    }
+    // A streamed response goes out message by message while the pipeline runs (the core pulls
+    // the next one once the last is written), so `await next()` spans the whole stream.
+    const stream = call as ServerWritableStream<unknown, unknown>;
+    let headersSent = false;
+    const sendHeaders = (): void => {
+      if (headersSent) return;
+      headersSent = true;
+      const headers = ctx.responseHeadersIfAny;
+      if (headers !== undefined) stream.sendMetadata(headers);
+    };
+    this.#app.run(ctx, sender(stream, sendHeaders)).then(() => {
+      sendHeaders();
+      this.#endStream(stream, ctx);
+      finish();
     }).catch(failed);
   }
 
@@ -263,23 +277,10 @@ export class GrpcHost {
     else callback(null, ctx.response ?? {}, ctx.trailersIfAny);
   }
 
-  /** Answers a server-streaming or bidi call: headers, the response's messages, then the status. */
-  async #answerStream(stream: ServerWritableStream<unknown, unknown>, ctx: GrpcCallContext, signal: AbortSignal): Promise<void> {
-    const headers = ctx.responseHeadersIfAny;
-    if (headers !== undefined) stream.sendMetadata(headers);
+  /** Ends a server-streaming or bidi call whose messages have been sent: its status and trailers. */
+  #endStream(stream: ServerWritableStream<unknown, unknown>, ctx: GrpcCallContext): void {
     const failure = failureOf(ctx);
-    if (failure !== undefined) return this.#refuse(stream, failure);
-    if (!isAsyncIterable(ctx.response)) {
-      this.#logger?.error({ service: ctx.service, method: ctx.method }, "a streaming method answered without an AsyncIterable response");
-      return this.#refuse(stream, statusOf(new StatusError(Status.INTERNAL), ctx.trailersIfAny));
-    }
-    try {
-      await writeAll(stream, ctx.response, signal);
-    } catch (thrown) {
-      const error = StatusError.from(thrown);
-      if (!error.expose) this.#logger?.error({ err: thrown, service: ctx.service, method: ctx.method }, "response stream failed");
-      return this.#refuse(stream, statusOf(error, ctx.trailersIfAny));
-    }
-    stream.end(ctx.trailersIfAny);
+    if (failure !== undefined) this.#refuse(stream, failure);
+    else stream.end(ctx.trailersIfAny);
   }
 }

@@ -29,6 +29,24 @@ function drained(stream: Writable): Promise<void> {
 }
 
 /**
+ * The `send` the core's `Application.run(ctx, send)` takes for a streamed response: writes one
+ * message, and when `write()` says the stream's buffer is full (its highWaterMark: 16 messages
+ * for grpc-js's object streams) answers with a promise that settles on 'drain' or 'close', so
+ * the core pulls the next message only then: a fast producer behind a slow reader holds at most
+ * that many messages here. `beforeFirst` runs once, before the first message (response headers).
+ */
+export function sender(stream: Writable, beforeFirst: () => void): (message: unknown) => Promise<void> | undefined {
+  let first = true;
+  return (message) => {
+    if (first) {
+      first = false;
+      beforeFirst();
+    }
+    return stream.write(message) ? undefined : drained(stream);
+  };
+}
+
+/**
  * Writes every message of `messages` to `stream` with back-pressure: when `write()` says the
  * stream's buffer is full (its highWaterMark: 16 messages for grpc-js's object streams), the
  * next message is not pulled until 'drain', so a fast producer behind a slow reader holds at
