@@ -8,9 +8,11 @@ import { type HealthBySlot, RedisHealth, type RedisHealthOptions, type RedisStat
  * limits, and each shard's changes are logged once (not one flag toggled by every shard).
  *
  * A shard is a run of consecutive slots served by one master, named by its first slot; the
- * runs are read again from ioredis's slot table after each refresh. When a replica is promoted
- * it serves the same slots, so the shard keeps its breaker, and the next probe (now routed to
- * the new master) brings it back: one "lost" and one "back" line for the failover.
+ * runs are read again from ioredis's slot table after each refresh. Each failure of a shard
+ * asks the client to refresh that table (a command queued for a dead master gets no MOVED, so
+ * the client would not learn otherwise that a replica has taken over). The promoted replica
+ * serves the same slots, so the shard keeps its breaker, and the next probe (now routed to the
+ * new master) brings it back: one "lost" and one "back" line for the failover.
  *
  * Until the Cluster client is first ready (and while the client reports that it cannot reach
  * the Cluster at all) one breaker for the whole client answers instead, as for a single Redis.
@@ -45,7 +47,14 @@ export class ClusterHealth implements HealthBySlot {
     const first = this.#shardStarts()[slot]!;
     let shard = this.#shards.get(first);
     if (shard === undefined) {
-      shard = new RedisHealth({ ...this.#options, name: "Redis Cluster shard", subject: "rate limits of its clients", initialState: "up", fields: { slots: this.#range(first) } });
+      shard = new RedisHealth({
+        ...this.#options,
+        name: "Redis Cluster shard",
+        subject: "rate limits of its clients",
+        initialState: "up",
+        fields: { slots: this.#range(first) },
+        onFailure: () => this.#client.refreshSlotsCache(),
+      });
       this.#shards.set(first, shard);
     }
     return shard;

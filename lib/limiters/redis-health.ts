@@ -19,6 +19,8 @@ export interface RedisHealthOptions {
   readonly fields?: Readonly<Record<string, string>>;
   /** "up" for a Redis already known to answer: its first success is not logged. Default "connecting". */
   readonly initialState?: "connecting" | "up";
+  /** Called on each failure once up (the outage and each failed probe). Default: nothing. */
+  readonly onFailure?: () => void;
   /** Monotonic clock in ms; inject a fake one in tests. Default performance.now. */
   readonly now?: () => number;
 }
@@ -73,6 +75,7 @@ export class RedisHealth implements HealthBySlot {
   readonly #subject: string;
   readonly #name: string;
   readonly #fields: Readonly<Record<string, string>> | undefined;
+  readonly #onFailure: (() => void) | undefined;
   readonly #now: () => number;
   #state: RedisState;
   #nextProbeAt = 0;
@@ -85,6 +88,7 @@ export class RedisHealth implements HealthBySlot {
     this.#subject = subject;
     this.#name = name;
     this.#fields = options.fields;
+    this.#onFailure = options.onFailure;
     this.#now = now;
     this.#state = options.initialState ?? "connecting";
   }
@@ -142,7 +146,9 @@ export class RedisHealth implements HealthBySlot {
    * when connecting failed.
    */
   failed(error: unknown): void {
-    if (this.#state !== "connecting") this.#down(error);
+    if (this.#state === "connecting") return;
+    this.#onFailure?.();
+    this.#down(error);
   }
 
   #down(error: unknown): void {

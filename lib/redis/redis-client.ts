@@ -2,9 +2,6 @@ import { performance } from "node:perf_hooks";
 import type { Cluster, ClusterOptions, Redis, RedisOptions } from "ioredis";
 import type { Logger } from "../logging/logger.js";
 
-/** How often a Cluster client reads the slot table again, in ms. */
-const SLOTS_REFRESH_MS = 1000;
-
 /** An ioredis client: one Redis or a Redis Cluster. */
 export type RedisClient = Redis | Cluster;
 
@@ -37,8 +34,7 @@ export interface RedisClientOptions {
  *   twice;
  * - auto-pipelining: the commands of one event-loop turn share one round trip;
  * - reconnection forever, backing off to `maxReconnectDelayMs`, so Redis is used again as soon
- *   as it is back;
- * - on a Cluster, the slot table read again every second, so that a promoted replica is used.
+ *   as it is back.
  * ioredis is imported here, on first use, so that processes without Redis never load it.
  *
  * @example
@@ -68,9 +64,6 @@ export async function createRedisClient(options: RedisClientOptions): Promise<Re
       enableAutoPipelining: true,
       clusterRetryStrategy: backOff,
       slotsRefreshTimeout: connectTimeoutMs,
-      // Reads the slot table again every second: a command queued for a dead master gets no
-      // MOVED, so without it the client would not learn that a replica has taken over.
-      slotsRefreshInterval: SLOTS_REFRESH_MS,
       redisOptions: perConnection,
     } satisfies ClusterOptions);
     client.on("node error", (error: unknown, node: string) => logger?.debug({ err: errorText(error), node }, "Redis Cluster node error"));

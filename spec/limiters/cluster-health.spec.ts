@@ -3,10 +3,10 @@ import { EventEmitter } from "node:events";
 import type { Cluster } from "ioredis";
 import { ClusterHealth } from "../../lib/limiters/cluster-health.js";
 
-/** Enough of an ioredis Cluster: its events, status and slot table (slots 0-99 on "a", the rest on "b"). */
-function fakeCluster(status = "ready"): EventEmitter & { status: string; slots: string[][] } {
+/** Enough of an ioredis Cluster: its events, status, slot table (slots 0-99 on "a", the rest on "b") and refreshes asked for. */
+function fakeCluster(status = "ready"): EventEmitter & { status: string; slots: string[][]; refreshes: number; refreshSlotsCache(): void } {
   const slots = Array.from({ length: 16384 }, (_, slot) => [slot < 100 ? "a:1" : "b:1"]);
-  return Object.assign(new EventEmitter(), { status, slots });
+  return Object.assign(new EventEmitter(), { status, slots, refreshes: 0, refreshSlotsCache() { this.refreshes++; } });
 }
 
 function setup(status = "ready") {
@@ -32,10 +32,11 @@ describe("ClusterHealth", () => {
     expect(health.healthOf(100)).to.equal(health.healthOf(16383));
   });
 
-  it("a failing shard skips Redis for its own slots only, logged once with its slots", () => {
-    const { health, lines, advance } = setup();
+  it("a failing shard skips Redis for its own slots only, logged once with its slots, and asks for the slot table each time", () => {
+    const { health, client, lines, advance } = setup();
     lines.length = 0;
     for (let i = 0; i < 5; i++) health.healthOf(7).failed(new Error("Redis did not answer within 100 ms"));
+    expect(client.refreshes).to.equal(5);
     expect(lines).to.deep.equal(['warn Redis Cluster shard lost {"redis":"down","slots":"0-99","err":"Redis did not answer within 100 ms"}']);
     expect(health.state).to.equal("down");
     advance(10);
