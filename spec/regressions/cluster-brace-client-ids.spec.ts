@@ -45,7 +45,7 @@ describe("regression: a client id with braces on a Redis Cluster cannot open the
     const warnings: string[] = [];
     const logger = { info: () => undefined, warn: (_: object, msg?: string) => void warnings.push(msg ?? "") };
     // Three nodes of a fleet: each its own client, batches and insurance bucket.
-    const fleet = clients.map((client) => new RedisTokenBucket({ client, capacity: CAPACITY, refillPerSecond: 0.001, keyPrefix: "brace:", logger }));
+    const fleet = clients.map((client) => new RedisTokenBucket({ client, capacity: CAPACITY, refillPerSecond: 0.001, keyPrefix: "brace:", timeoutMs: 1000, logger }));
     const admitted = new Map<string, number>();
     const count = (id: string) => (ok: unknown) => void admitted.set(id, (admitted.get(id) ?? 0) + (ok === true ? 1 : 0));
     for (let round = 0; round < 30; round++) {

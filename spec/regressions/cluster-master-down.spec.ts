@@ -57,7 +57,7 @@ describe("regression: a dead Redis Cluster master fails over only the clients of
     stops.push(() => closeRedisClient(client));
     expect(await whenConnected(client, 5000)).to.equal("ready");
     const logger = recordingLogger();
-    const limiter = new RedisTokenBucket({ client, capacity: CAPACITY, refillPerSecond: 0.001, keyPrefix: "shard:", timeoutMs: 100, logger });
+    const limiter = new RedisTokenBucket({ client, capacity: CAPACITY, refillPerSecond: 0.001, keyPrefix: "shard:", timeoutMs: 250, logger });
     const byMaster = await clientsByMaster(cluster, limiter);
     expect(byMaster.size, "clients on every master").to.equal(3);
     return { logger, limiter, byMaster };
