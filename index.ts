@@ -17,5 +17,11 @@ export { type MethodRef, type MethodSelector, methodOf, unless, when } from "./l
 export { type AuthOptions, type AuthState, auth, type Principal } from "./middleware/auth.js";
 export { logging, type LoggingOptions } from "./middleware/logging.js";
 export { type ConsumingLimiter, rateLimit, type RateLimitOptions, type RateLimitState } from "./middleware/rate-limit.js";
+export { metrics, type MetricsOptions } from "./middleware/metrics.js";
+export { propagate, type PropagateOptions } from "./middleware/propagate.js";
+export { requestId, type RequestIdOptions, type RequestIdState } from "./middleware/request-id.js";
+export { tracing, type TracingOptions } from "./middleware/tracing.js";
+export { goCodeName } from "./lib/observability/codes.js";
+export { traceLogFields } from "./lib/observability/trace-context.js";
 /** The client side (createClient, transports, outbound middleware), also as "rpc-interceptors/client". */
 export * as client from "./client.js";

@@ -2,13 +2,14 @@ import os from "node:os";
 import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/app/config.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
-import { RpcNode } from "../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../lib/app/node-app.js";
+import { NodeTelemetry } from "../lib/app/telemetry.js";
 
 const END_OF_INPUT = "end of input";
 
 /**
- * bin/node: stdin lines -> RpcNode -> stdout. Owns the process-level concerns: configuration,
+ * bin/node: stdin lines -> StdioHost -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
  * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
@@ -29,15 +30,30 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = loaded;
-  const logs = createLogger({ level: config.logLevel });
+  const telemetry = NodeTelemetry.of(config, process.env);
+  const logs = createLogger({ level: config.logLevel, mixin: telemetry?.logMixin });
   const { logger } = logs;
   if (config.describe === true) {
     // The same application the node would serve, described instead of run; stdin is never read.
-    process.stdout.write(createNodeApplication({ config, logger }).describe());
+    process.stdout.write(createNodeApplication({ config, logger, observability: telemetry?.describedMiddleware() }).describe());
     logs.flush();
     return;
   }
-  // Only a node told to share its limits loads the Redis code and ioredis.
+  // Observability (--metrics-listen, OTEL_TRACES_EXPORTER), in both modes: nothing is loaded or served unless set.
+  let observability;
+  try {
+    observability = await telemetry?.start(logger);
+  } catch (error) {
+    process.stderr.write(`bin/node: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (config.listen !== undefined) {
+    // gRPC instead of stdin; loaded only in this mode, so the stdio node starts without it.
+    await (await import("../lib/app/grpc-server.js")).serveGrpc({ ...config, listen: config.listen }, logs, observability);
+    return;
+  }
+  // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
@@ -46,15 +62,15 @@ async function main(): Promise<void> {
   let outputClosed = false;
   let stopping = false;
 
-  const node = new RpcNode({
-    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
+  const host = new StdioHost({
+    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store, observability }),
     logger,
     write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,
-    onLine: node.handleLine,
+    onLine: host.handleLine,
     onOversize: (line, bytes) => logger.warn({ line, bytes, limit: config.maxLineBytes }, "input line over the size limit; dropped"),
   });
 
@@ -63,19 +79,19 @@ async function main(): Promise<void> {
   // flight are down to half, stdout's 'drain' when it has room again.
   const lowWater = Math.floor(config.maxInFlight / 2);
   const resumeIfReady = (): void => {
-    if (stopping || !stdin.isPaused() || node.outbox.congested) return; // 'drain' calls again
-    if (node.outbox.pending > lowWater) node.outbox.whenPendingAtMost(lowWater, resumeIfReady);
+    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // 'drain' calls again
+    if (host.outbox.pending > lowWater) host.outbox.whenPendingAtMost(lowWater, resumeIfReady);
     else stdin.resume();
   };
   stdin.on("data", (chunk: Buffer) => {
     reader.push(chunk);
-    if (node.outbox.pending > config.maxInFlight || node.outbox.congested) {
+    if (host.outbox.pending > config.maxInFlight || host.outbox.congested) {
       stdin.pause();
       resumeIfReady();
     }
   });
   stdout.on("drain", () => {
-    node.outbox.drained(); // only 'drain' ends congestion
+    host.outbox.resumeWriting(); // only 'drain' ends congestion
     resumeIfReady();
   });
   stdout.on("error", (error: NodeJS.ErrnoException) => {
@@ -102,8 +118,8 @@ async function main(): Promise<void> {
     // At the end of input a last line may lack its newline; stopped early, the bytes after the
     // last newline are a line cut short, not one to answer.
     if (reason === END_OF_INPUT) reader.end();
-    void node.whenIdle().then(() => redis?.close()).then(() => {
-      logger.info({ reason, lines: reader.lines, calls: node.stats.total }, "stopped");
+    void host.whenIdle().then(() => redis?.close()).then(() => {
+      logger.info({ reason, lines: reader.lines, calls: host.stats.total }, "stopped");
       logs.flush();
       // The signal listeners stay: they do not hold the process open, and while stdout is still
       // flushing to a slow reader a second signal must still force the exit.

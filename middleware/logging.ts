@@ -36,7 +36,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const now = options.now ?? (() => performance.now());
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
 
-  // The info line of a call, built without an object and pino's generic formatting (issue 6).
+  // The info line of a call, built without an object and pino's generic formatting (measured: cheaper per call).
   const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed"]);
   const debugOn = levelGate(logger, "debug");
 

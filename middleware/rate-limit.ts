@@ -4,6 +4,7 @@ import { clientOf, type HostContext, type KoaContext } from "../lib/core/host-co
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { StatusError } from "../lib/core/status-error.js";
+import { tailCall } from "../lib/core/tail-call.js";
 import { TokenBucket } from "../lib/limiters/token-bucket.js";
 
 /** The part of a rate-limiter-flexible limiter this middleware uses. */
@@ -90,6 +91,24 @@ function setHeaders(ctx: KoaContext, headers: Readonly<Record<string, string>>):
 }
 
 /**
+ * In Koa, goes on with an admitted request's RateLimit headers kept on an error that escapes
+ * the downstream: Koa's `ctx.onerror` removes every header set so far and sends only the error's
+ * `headers` (the http-errors convention), which then carry ours too, the error's own first.
+ */
+async function nextKeepingHeaders(next: Next, headers: Readonly<Record<string, string>>): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    if (error !== null && typeof error === "object") {
+      const own = (error as { headers?: unknown }).headers;
+      // Reflect.set: an error whose headers cannot be written goes on as it is.
+      Reflect.set(error, "headers", own !== null && typeof own === "object" ? { ...headers, ...own } : headers);
+    }
+    throw error;
+  }
+}
+
+/**
  * Spends one point per call from the caller's budget; over the limit the call ends with
  * RESOURCE_EXHAUSTED (the wait until the next point is in the error's details, for the logs).
  * A limiter store that fails ends the call with UNAVAILABLE.
@@ -116,13 +135,19 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
   const keyOf = options.key ?? (options.trustProxy === true ? forwardedKey : clientOf);
   const quota = quotaOf(limiter);
   // The in-memory bucket answers at once: ask it without a promise (one microtask less per
-  // call, issue 6), unless a subclass changed what consume() does.
+  // call), unless a subclass changed what consume() does.
   const bucket = limiter instanceof TokenBucket && limiter.consume === TokenBucket.prototype.consume ? limiter : undefined;
 
-  /** Stores the limiter's answer; in an HTTP host, also sends the RateLimit headers. */
-  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, answer: RateLimiterRes): void => {
+  /**
+   * Stores the limiter's answer and goes on; in an HTTP host, also sends the RateLimit headers,
+   * whatever the downstream does.
+   */
+  const admitted = (ctx: CallContext<Partial<RateLimitState>> | KoaContext, answer: RateLimiterRes, next: Next): Promise<void> => {
     (ctx.state as Partial<RateLimitState>).rateLimit = answer;
-    if (!(ctx instanceof CallContext)) setHeaders(ctx, rateLimitHeaders(quota, answer, false));
+    if (ctx instanceof CallContext) return tailCall(next);
+    const headers = rateLimitHeaders(quota, answer, false);
+    setHeaders(ctx, headers);
+    return nextKeepingHeaders(next, headers);
   };
 
   /** The error that ends a call the limiter refused: over the limit, or the limiter failed. */
@@ -145,13 +170,11 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
     } catch (rejection) {
       throw refusal(ctx, key, rejection);
     }
-    admitted(ctx, answer);
-    await next();
+    await admitted(ctx, answer, next);
   };
 
-  // With the in-memory bucket, a plain function that behaves as the async one above does (it
-  // never throws; it answers with a promise that settles as next()'s does, or rejects), without
-  // an async frame and an await per call (issue 6).
+  // With the in-memory bucket, a plain function that behaves as the async one above does, as
+  // a tail call (lib/core/tail-call.ts): no async frame and no await of its own per call.
   return function rate_limit(ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> {
     if (bucket === undefined) return consumeThenNext(ctx, next);
     try {
@@ -162,8 +185,7 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
       } catch (rejection) {
         throw refusal(ctx, key, rejection);
       }
-      admitted(ctx, answer);
-      return Promise.resolve(next());
+      return admitted(ctx, answer, next);
     } catch (error) {
       return Promise.reject(error);
     }

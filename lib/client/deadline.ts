@@ -1,6 +1,5 @@
 import { Status } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
-import type { ClientCallContext } from "./call-context.js";
 import type { Clock } from "./clock.js";
 
 /** The moment a call must be over by, on the clock that enforces it. */
@@ -21,6 +20,16 @@ export class Deadline {
 }
 
 /**
+ * What {@link withDeadline} reads and sets on a call: a `ClientCallContext` is one. Declared
+ * here, not imported, so that the context can name {@link Deadline} without a circle.
+ */
+export interface DeadlineScope {
+  signal: AbortSignal | undefined;
+  deadline: Deadline | undefined;
+  fail(error: StatusError): void;
+}
+
+/**
  * Runs `run` with a deadline `timeoutMs` from now: `ctx.signal` becomes a signal that aborts
  * with a DEADLINE_EXCEEDED StatusError when the time is up (or with the outer signal's reason
  * when that aborts first), and `ctx.deadline` says when. Both are restored afterwards, and the
@@ -30,7 +39,7 @@ export class Deadline {
  * Deadlines only shrink: inside an earlier deadline this one changes nothing, as in gRPC and
  * Go's context. Layers stop at the deadline by honouring `ctx.signal` (the transports do).
  */
-export async function withDeadline(ctx: ClientCallContext, timeoutMs: number, clock: Clock, run: () => Promise<void>): Promise<void> {
+export async function withDeadline(ctx: DeadlineScope, timeoutMs: number, clock: Clock, run: () => Promise<void>): Promise<void> {
   const outer = ctx.signal;
   const outerDeadline = ctx.deadline;
   if (outerDeadline !== undefined && outerDeadline.remainingMs() <= timeoutMs) return run();

@@ -11,7 +11,7 @@ export interface OutgoingCall {
   readonly signal: AbortSignal | undefined;
 }
 
-/** What the server answered, in the terms of the wire (PROTOCOL.md, `grpc_call_ok`). */
+/** What the server answered, in the terms of the wire (docs/protocol.md, `grpc_call_ok`). */
 export interface Reply {
   readonly status: StatusName;
   /** The response message, when the server sent one (NOT_FOUND from KeyValue/Get does). */
@@ -20,6 +20,14 @@ export interface Reply {
   readonly interceptorsApplied?: readonly string[] | undefined;
   /** The server interceptor that stopped the call, if one did. */
   readonly interceptorFailed?: string | undefined;
+  /** The server's message for a status other than OK, when the wire carries one (gRPC's grpc-message). */
+  readonly message?: string | undefined;
+  /**
+   * How long the server asked the client to wait before retrying, in ms, when it said
+   * (gRPC: google.rpc.RetryInfo, or the `grpc-retry-pushback-ms` trailer of gRFC A6, where a
+   * negative value means "do not retry").
+   */
+  readonly retryAfterMs?: number | undefined;
 }
 
 /**

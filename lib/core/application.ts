@@ -1,5 +1,6 @@
 import compose from "koa-compose";
-import { CallContext, HANDLER } from "./context.js";
+import { type CallContext, HANDLER } from "./context.js";
+import { CallFrame } from "./frame.js";
 import { leave, refuseLateEntry, returnedEarly, settled } from "./misuse.js";
 import type { Handler, Middleware, Next } from "./middleware.js";
 import { Status } from "./status.js";
@@ -22,7 +23,8 @@ export interface UseOptions {
   readonly name?: string;
 }
 
-type Layer = (ctx: CallContext, next: Next) => Promise<void> | void | undefined;
+/** A middleware or the handler as koa-compose runs it: over the call's frame, not its context. */
+type Layer = (frame: CallFrame, next: Next) => Promise<void> | void | undefined;
 
 const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
@@ -33,12 +35,15 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A layer entered only for the methods `applies` accepts; the others pass it by, unrecorded. */
 function selectedLayer(applies: (method: MethodRef) => boolean, layer: Layer): Layer {
-  return (ctx, next) => (applies(ctx) ? layer(ctx, next) : next());
+  return (frame, next) => (applies(frame.ctx) ? layer(frame, next) : next());
 }
 const stderrListener: ErrorListener = (error, ctx, at) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`${ctx.service}/${ctx.method} failed in ${at}: ${detail}\n`);
 };
+
+/** Application's private run over a given frame, for {@link runFrame}. */
+let runInFrame: (app: Application<object>, frame: CallFrame) => Promise<void>;
 
 /**
  * An RPC application: middleware run by koa-compose around one handler.
@@ -61,7 +66,7 @@ export class Application<S extends object = object> {
   readonly #layers: Layer[] = [];
   readonly #selections: (Selection | undefined)[] = [];
   #handler: Handler = unimplemented;
-  #composed: ((ctx: CallContext) => Promise<void>) | undefined;
+  #composed: ((frame: CallFrame) => Promise<void>) | undefined;
   readonly #onError: ErrorListener;
 
   constructor(options: ApplicationOptions = {}) {
@@ -77,7 +82,7 @@ export class Application<S extends object = object> {
     const name = options.name ?? middleware.name;
     if (!name) throw new TypeError("use(): middleware needs a name: return a named function or pass { name }");
     // A when()/unless() middleware is unwrapped so that a skipped one is never entered, hence
-    // never in ctx.applied (issue 4: interceptors_applied lists what ran).
+    // never in ctx.applied (interceptors_applied lists what ran).
     const selection = selectionOf(middleware as unknown as Middleware);
     const layer = this.#layer(selection?.middleware ?? (middleware as unknown as Middleware), name, this.#layers.length);
     this.#layers.push(selection === undefined ? layer : selectedLayer(selection.applies, layer));
@@ -145,10 +150,18 @@ export class Application<S extends object = object> {
    * what the middleware add on the way in.
    */
   run(ctx: CallContext): Promise<void> {
+    return this.#run(new CallFrame(ctx));
+  }
+
+  #run(frame: CallFrame): Promise<void> {
     this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
     // The outermost layer records an error and does not rethrow it (there is no one further
-    // out to see it), so this promise never rejects: no catch-all promise per call (issue 6).
-    return this.#composed(ctx);
+    // out to see it), so this promise never rejects: no catch-all promise per call.
+    return this.#composed(frame);
+  }
+
+  static {
+    runInFrame = (app, frame) => app.#run(frame);
   }
 
   #record(ctx: CallContext, at: string, thrown: unknown): void {
@@ -163,74 +176,77 @@ export class Application<S extends object = object> {
     const onError = this.#onError;
     const names = this.#names;
     /** The middleware returned (or its promise resolved): the layer's bookkeeping on the way out. */
-    const returned = (ctx: CallContext, open: number): Promise<void> | undefined => {
-      // Returned while layers under it still run: it did not await next() (issue 7).
-      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
-      leave(ctx, open);
+    const returned = (frame: CallFrame, open: number): Promise<void> | undefined => {
+      // Returned while layers under it still run: it did not await next().
+      if (frame.open !== open) return returnedEarly(frame, name, open, onError);
+      leave(frame, open);
+      const ctx = frame.ctx;
       if (ctx.failure !== undefined) {
         // An error from further in that this middleware caught and did not rethrow is handled.
         if (ctx.failure.threw) ctx.failure = undefined;
-      } else if (ctx.depth === index && ctx.status !== Status.OK) {
+      } else if (frame.depth === index && ctx.status !== Status.OK) {
         // Ended the call with an error status without calling next() or throwing.
         ctx.failure = { at: name, error: new StatusError(ctx.status, `ended by ${name}`), thrown: undefined, threw: false };
       }
       return undefined;
     };
     /** The middleware threw (or its promise rejected). */
-    const threw = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
-      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
+    const threw = async (frame: CallFrame, thrown: unknown, open: number): Promise<void> => {
+      if (frame.open !== open) return returnedEarly(frame, name, open, onError);
       // Only the innermost layer that sees an error blames itself; an error passing through
       // unchanged keeps the blame where it was thrown.
-      if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
-        record(ctx, name, thrown);
-        await settled(); // lets an early return above be seen first (lib/misuse.ts)
+      const failure = frame.ctx.failure;
+      if (failure === undefined || !failure.threw || failure.thrown !== thrown) {
+        record(frame.ctx, name, thrown);
+        await settled(); // lets an early return above be seen first (lib/core/misuse.ts)
       }
       // The first layer entered (open === 1; not always index 0, when() may pass layers by)
       // has no one further out to see the error: it keeps it, so run() needs no catch-all.
-      if (leave(ctx, open) && open !== 1) throw thrown;
+      if (leave(frame, open) && open !== 1) throw thrown;
     };
     /** Waits for what the middleware returned, then does the layer's bookkeeping. */
-    const awaited = async (ctx: CallContext, result: unknown, open: number): Promise<void> => {
+    const awaited = async (frame: CallFrame, result: unknown, open: number): Promise<void> => {
       try {
         await result;
       } catch (thrown) {
-        return threw(ctx, thrown, open);
+        return threw(frame, thrown, open);
       }
-      return returned(ctx, open);
+      return returned(frame, open);
     };
-    const wrapped = (ctx: CallContext, next: Next): Promise<void> => {
+    const wrapped = (frame: CallFrame, next: Next): Promise<void> => {
       // Entered after every layer returned: a next() called after its middleware returned.
-      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
-      ctx.depth = index;
-      ctx.applied.push(name);
-      const open = ++ctx.open;
+      if (frame.open === 0 && frame.ctx.applied.length !== 0) return refuseLateEntry(frame, names[frame.depth] ?? name, onError);
+      frame.depth = index;
+      frame.ctx.applied.push(name);
+      const open = ++frame.open;
       let result: unknown;
       try {
-        result = middleware(ctx, next);
+        result = middleware(frame.ctx, next);
       } catch (thrown) {
-        return (ctx.returned = threw(ctx, thrown, open));
+        return (frame.returned = threw(frame, thrown, open));
       }
-      // A tail call (`return next()`) whose downstream has already finished, every layer under
-      // this one back out (ctx.open is this layer's count again): the middleware has nothing
-      // left to do, so its layer is done too, with no await and no microtask of its own. On the
-      // RPC host's hot path auth and rate_limit end so, behind a synchronous handler (issue 6).
+      // A tail call (lib/core/tail-call.ts): the middleware returned the very promise the layer
+      // under it gave back. When that downstream has already finished, every layer under this
+      // one back out (frame.open is this layer's count again), the middleware has nothing left
+      // to do, so its layer is done too, with no await and no microtask of its own: so end
+      // auth and rate_limit on bin/node's hot path, behind a synchronous handler.
       // Anything else waits for the middleware's promise, as an async layer would.
-      if (result === ctx.returned && result !== undefined && ctx.depth > index) {
-        if (ctx.open === open) {
-          returned(ctx, open);
+      if (result === frame.returned && result !== undefined && frame.depth > index) {
+        if (frame.open === open) {
+          returned(frame, open);
           return result as Promise<void>;
         }
         // A tail call over a downstream still running (waiting for Redis, say): the layer is
-        // done when the downstream is, so it leaves with it (lib/misuse.ts: leave) instead of
-        // holding an async frame until then (issue 6: with the Redis limiter, hundreds of calls
-        // are in flight and their frames survive every scavenge). Not the first layer entered:
-        // it keeps errors from run(), so it must see them.
+        // done when the downstream is, so it leaves with it (lib/core/misuse.ts: leave) instead
+        // of holding an async frame until then (with the Redis limiter, hundreds of calls are
+        // in flight and their frames survive every scavenge). Not the first layer entered: it
+        // keeps errors from run(), so it must see them.
         if (open !== 1) {
-          (ctx.tails ??= []).push(open);
+          (frame.tails ??= []).push(open);
           return result as Promise<void>;
         }
       }
-      return (ctx.returned = awaited(ctx, result, open));
+      return (frame.returned = awaited(frame, result, open));
     };
     Object.defineProperty(wrapped, "name", { value: name });
     return wrapped;
@@ -241,35 +257,48 @@ export class Application<S extends object = object> {
     const record = this.#record.bind(this);
     const onError = this.#onError;
     const names = this.#names;
-    const failed = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
-      record(ctx, HANDLER, thrown);
-      await settled(); // lets an early return above be seen first (lib/misuse.ts)
-      if (leave(ctx, open) && open !== 1) throw thrown;
+    const failed = async (frame: CallFrame, thrown: unknown, open: number): Promise<void> => {
+      record(frame.ctx, HANDLER, thrown);
+      await settled(); // lets an early return above be seen first (lib/core/misuse.ts)
+      if (leave(frame, open) && open !== 1) throw thrown;
     };
-    const settle = async (ctx: CallContext, pending: PromiseLike<unknown>, open: number): Promise<void> => {
+    const settle = async (frame: CallFrame, pending: PromiseLike<unknown>, open: number): Promise<void> => {
       try {
         await pending;
       } catch (thrown) {
-        return failed(ctx, thrown, open);
+        return failed(frame, thrown, open);
       }
-      leave(ctx, open);
+      leave(frame, open);
     };
     // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
-    // that answers at once costs no async frame and no microtask of its own (issue 6).
-    return function handler_(ctx: CallContext): Promise<void> | void {
-      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? HANDLER, onError);
-      ctx.depth = index;
-      ctx.handled = true;
-      const open = ++ctx.open;
+    // that answers at once costs no async frame and no microtask of its own.
+    return function handler_(frame: CallFrame): Promise<void> | void {
+      if (frame.open === 0 && frame.ctx.applied.length !== 0) return refuseLateEntry(frame, names[frame.depth] ?? HANDLER, onError);
+      frame.depth = index;
+      frame.handled = true;
+      const open = ++frame.open;
       let result: Promise<void> | void;
       try {
-        result = handler(ctx);
+        result = handler(frame.ctx);
       } catch (thrown) {
-        return (ctx.returned = failed(ctx, thrown, open));
+        return (frame.returned = failed(frame, thrown, open));
       }
-      if (isThenable(result)) return (ctx.returned = settle(ctx, result, open));
-      leave(ctx, open);
-      return (ctx.returned = RESOLVED);
+      if (isThenable(result)) return (frame.returned = settle(frame, result, open));
+      leave(frame, open);
+      return (frame.returned = RESOLVED);
     };
   }
+}
+
+/**
+ * Runs `frame`'s call through `app` as {@link Application.run} does and resolves with the frame
+ * (the pipeline's bookkeeping), for specs that check it. Internal: not exported by the package.
+ *
+ * @example
+ *   const frame = await runFrame(app, new CallFrame(ctx));
+ *   expect(frame.open).to.equal(0);
+ */
+export async function runFrame<S extends object>(app: Application<S>, frame: CallFrame): Promise<CallFrame> {
+  await runInFrame(app as Application<object>, frame);
+  return frame;
 }

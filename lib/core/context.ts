@@ -14,13 +14,6 @@ export interface Failure {
   readonly threw: boolean;
 }
 
-/** A middleware that returned before its downstream, waiting for it (see Application). */
-export interface Waiter {
-  /** Its own count in {@link CallContext.open}: it goes on once `open` is back to this. */
-  readonly level: number;
-  readonly wake: () => void;
-}
-
 /** The name under which handler failures are recorded in {@link Failure.at}. */
 export const HANDLER = "handler";
 
@@ -69,27 +62,6 @@ export class CallContext<S extends object = object> {
   readonly applied: string[] = [];
   /** Set by the pipeline when a middleware or the handler ends the call with an error status. */
   failure: Failure | undefined = undefined;
-  /** Whether the handler was reached. */
-  handled = false;
-  /** Index of the innermost layer entered so far; the pipeline's bookkeeping. */
-  depth = -1;
-  /**
-   * Layers (middleware and handler) entered and not yet returned; the pipeline's bookkeeping.
-   * A middleware that returns while this is above its own count did not wait for next().
-   */
-  open = 0;
-  /** Middleware that returned early, waiting for the layers under them to return; made only then. */
-  waiting: Waiter[] | undefined = undefined;
-  /**
-   * The promise the layer that returned last gave back; the pipeline's bookkeeping. A middleware
-   * that returns exactly this after its downstream has finished tail-called next().
-   */
-  returned: Promise<void> | undefined = undefined;
-  /**
-   * Levels (counts in {@link open}) of layers whose middleware tail-called next() while the
-   * layers under them still ran: they are done when those are. The pipeline's bookkeeping.
-   */
-  tails: number[] | undefined = undefined;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;

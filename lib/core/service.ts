@@ -51,7 +51,7 @@ export function router<S extends object = object>(services: readonly ServiceDefi
     table.set(service.name, new Map(Object.entries(service.methods)));
   }
   const methods = Object.freeze(services.flatMap((service) => Object.keys(service.methods).map((method) => `${service.name}/${method}`)));
-  // Synchronous when the method answers synchronously: no promise, no microtask (issue 6).
+  // Synchronous when the method answers synchronously: no promise, no microtask.
   return Object.assign(function route(ctx: CallContext<S>): Promise<void> | void {
     const method = table.get(ctx.service)?.get(ctx.method);
     if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);

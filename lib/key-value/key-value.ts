@@ -44,8 +44,9 @@ function field(request: unknown, name: string, maxBytes: number): string {
     throw new StatusError(Status.INVALID_ARGUMENT, "request must be an object");
   }
   const value = Object.hasOwn(request, name) ? (request as Record<string, unknown>)[name] : undefined;
-  if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`);
-  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`);
+  // `details.field` names the field: the gRPC host sends it as google.rpc.BadRequest.
+  if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`, { details: { field: name } });
+  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`, { details: { field: name } });
   return value;
 }
 
@@ -69,7 +70,7 @@ const deleted = (key: string, had: boolean) => ({ key, deleted: had });
  * would tell the caller to retry later, which will never help).
  *
  * A store that answers synchronously (the MemoryStore) gets a synchronous answer: no promise
- * and no microtask per call (issue 6); a store that returns promises gets a promise.
+ * and no microtask per call; a store that returns promises gets a promise.
  */
 export function keyValueService(store: KeyValueStore = new MemoryStore(), options: KeyValueOptions = {}): ServiceDefinition {
   const { maxKeyBytes = 1024, maxValueBytes = 1024 * 1024 } = options;

@@ -19,18 +19,22 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, --describe). */
+/** The defaults of the settings these specs do not set (Redis, gRPC, metrics, --describe). */
 const OTHER_DEFAULTS = {
+  listen: undefined,
+  grpcMaxMessageBytes: 4 * 1024 * 1024,
+  grpcShutdownGraceMs: 5000,
   redisUrl: undefined,
   redisClusterNodes: undefined,
   redisKeyPrefix: "rpci:",
   redisCommandTimeoutMs: 100,
   kvStore: "memory",
+  metricsListen: undefined,
   describe: false,
 } as const;
 
 describe("loadConfig()", () => {
-  it("has the defaults PROTOCOL.md requires", () => {
+  it("has the defaults docs/protocol.md requires", () => {
     expect(config()).to.deep.equal({
       logLevel: "info",
       authTokens: ["valid_token"],

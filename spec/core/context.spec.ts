@@ -8,9 +8,16 @@ function newCall(init: Partial<ConstructorParameters<typeof CallContext>[0]> = {
 }
 
 describe("new CallContext()", () => {
+  it("carries the call only: none of the pipeline's bookkeeping (that is the Application's CallFrame)", () => {
+    const ctx = newCall();
+    const bookkeeping = ["handled", "depth", "open", "waiting", "returned", "tails"];
+    const members = [...Object.keys(ctx), ...Object.getOwnPropertyNames(CallContext.prototype)];
+    expect(members.filter((name) => bookkeeping.includes(name))).to.deep.equal([]);
+  });
+
   it("starts OK, with no response, nothing applied, no failure and an empty state", () => {
     const ctx = newCall();
-    expect([ctx.status, ctx.response, ctx.applied, ctx.failure, ctx.handled]).to.deep.equal([Status.OK, undefined, [], undefined, false]);
+    expect([ctx.status, ctx.response, ctx.applied, ctx.failure]).to.deep.equal([Status.OK, undefined, [], undefined]);
     expect(ctx.state).to.deep.equal({});
     expect(ctx.signal).to.equal(undefined);
   });

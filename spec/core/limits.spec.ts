@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { DEFAULT_CALL_LIMITS, metadataOverLimits, overBytes } from "../../lib/core/limits.js";
-import { RpcNode } from "../../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../../lib/app/node-app.js";
 import { captureLogger } from "../support/log-capture.js";
 import { AUTHORIZED } from "../support/messages.js";
@@ -42,12 +42,12 @@ describe("metadataOverLimits()", () => {
   });
 });
 
-describe("RpcNode limits", () => {
+describe("StdioHost limits", () => {
   function node(limits = { maxMetadataEntries: 4, maxMetadataValueBytes: 32 }) {
     const log = captureLogger("trace");
     const chunks: string[] = [];
     const config = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 10, trustProxy: false };
-    const rpc = new RpcNode({ app: createNodeApplication({ config, logger: log.logger }), logger: log.logger, write: (c) => (chunks.push(c), true), limits });
+    const rpc = new StdioHost({ app: createNodeApplication({ config, logger: log.logger }), logger: log.logger, write: (c) => (chunks.push(c), true), limits });
     const call = (msgId: number, metadata: unknown): string => JSON.stringify({ src: "c1", dest: "n1", body: { type: "grpc_call", msg_id: msgId, service: "KeyValue", method: "Get", request: { key: "k" }, metadata } });
     return { rpc, log, chunks, call };
   }

@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { Application } from "../../lib/core/application.js";
+import { Application, runFrame } from "../../lib/core/application.js";
+import { CallFrame } from "../../lib/core/frame.js";
 import { CallContext, HANDLER } from "../../lib/core/context.js";
 import type { Next } from "../../lib/core/middleware.js";
-import { RpcNode } from "../../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../../lib/hosts/stdio/stdio-host.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
 import { logging } from "../../middleware/logging.js";
@@ -78,11 +79,11 @@ describe("Application.run() with a middleware that misuses next()", () => {
         handlerDone = true;
       });
       const ctx = newCall();
-      await app.run(ctx);
+      const frame = await runFrame(app, new CallFrame(ctx));
       expect(handlerDone, "run() resolved before the downstream finished").to.equal(true);
       expect(ctx.status).to.equal(Status.INTERNAL);
       expect(ctx.interceptorFailed).to.equal("sloppy");
-      expect(ctx.open).to.equal(0);
+      expect(frame.open).to.equal(0);
     });
 
     it("absorbs a late rejection of the abandoned downstream (no unhandled rejection, no crash)", async () => {
@@ -194,18 +195,18 @@ describe("Application.run() with a middleware that misuses next()", () => {
       const { app, reports } = application();
       app.use(passThrough, { name: "a" }).use(passThrough, { name: "b" }).handle(async () => tick(1));
       const ctx = newCall();
-      await app.run(ctx);
-      expect([ctx.open, ctx.waiting, ctx.status, reports.length]).to.deep.equal([0, undefined, Status.OK, 0]);
+      const frame = await runFrame(app, new CallFrame(ctx));
+      expect([frame.open, frame.waiting, ctx.status, reports.length]).to.deep.equal([0, undefined, Status.OK, 0]);
       const failing = newCall();
       app.handle(() => {
         throw new StatusError(Status.NOT_FOUND, "no");
       });
-      await app.run(failing);
-      expect([failing.open, failing.waiting, failing.failure?.at]).to.deep.equal([0, undefined, HANDLER]);
+      const failingFrame = await runFrame(app, new CallFrame(failing));
+      expect([failingFrame.open, failingFrame.waiting, failing.failure?.at]).to.deep.equal([0, undefined, HANDLER]);
     });
   });
 
-  describe("in bin/node's RpcNode", () => {
+  describe("in bin/node's StdioHost", () => {
     it("answers INTERNAL with interceptor_failed naming the middleware, and logs one error line naming it", async () => {
       const log = captureLogger();
       const app = new Application({ onError: (err, ctx, at) => log.logger.error({ err, service: ctx.service, method: ctx.method, at }, "call failed") })
@@ -216,7 +217,7 @@ describe("Application.run() with a middleware that misuses next()", () => {
           ctx.response = { ok: true };
         });
       const chunks: string[] = [];
-      const node = new RpcNode({ app, logger: log.logger, write: (chunk) => (chunks.push(chunk), true) });
+      const node = new StdioHost({ app, logger: log.logger, write: (chunk) => (chunks.push(chunk), true) });
       node.handleLine(JSON.stringify({ src: "c1", dest: "n1", body: { type: "grpc_call", msg_id: 1, service: "S", method: "M", request: {} } }), 1);
       await node.whenIdle();
       expect(chunks.join("")).to.equal('{"src": "n1", "dest": "c1", "body": {"type": "grpc_call_ok", "in_reply_to": 1, "status": "INTERNAL", "interceptor_failed": "sloppy", "msg_id": 0}}\n');

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
 import { call, init, parseReply } from "../support/messages.js";
 
-// Flow control of the real bin/node (issue 7): a reader that stops reading stdout makes the node
+// Flow control of the real bin/node: a reader that stops reading stdout makes the node
 // stop reading stdin, with memory and CPU bounded; a reader that closes stdout stops it cleanly.
 // On Linux, Node's process.stdout on a pipe writes asynchronously: write() never blocks, it
 // queues in the process and returns false past the high-water mark. Nothing but the node's own

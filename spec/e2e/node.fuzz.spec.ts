@@ -4,11 +4,11 @@ import { type FuzzLine, FuzzLines, type LineKind } from "../support/fuzz-lines.j
 import { type ModelReply, NodeModel } from "../support/node-model.js";
 import { NodeProcess } from "../support/node-process.js";
 
-// Fuzzing the real bin/node (issue 7): 100,000 lines of valid messages mixed with mutated ones
+// Fuzzing the real bin/node: 100,000 lines of valid messages mixed with mutated ones
 // (truncated JSON, wrong types in every field, numbers no double holds, arrays nested 100,000
 // deep, NUL and invalid UTF-8 bytes, __proto__ and constructor keys, missing src/body/msg_id,
 // metadata, keys and values over their limits, garbage). The node must not crash, must exit 0, and must print nothing but protocol lines:
-// exactly the replies an independent model of the protocol (spec/helpers/node-model.ts) owes,
+// exactly the replies an independent model of the protocol (spec/support/node-model.ts) owes,
 // in order, numbered 0, 1, 2, ..., stats included.
 //
 // The lines come from a seeded generator: FUZZ_SEED=<n> replays a run (a failure prints its

@@ -2,9 +2,9 @@ import { expect } from "chai";
 import { NodeProcess } from "../support/node-process.js";
 import { AUTHORIZED, call, init, parseReply } from "../support/messages.js";
 
-// Memory bounds of the real bin/node (issue 7). A line far over MAX_LINE_BYTES is dropped as
+// Memory bounds of the real bin/node. A line far over MAX_LINE_BYTES is dropped as
 // it streams in, never held; the million-distinct-clients flood is bench/memory-distinct-clients.ts
-// (slow), with spec/token-bucket.memory.spec.ts as its fast counterpart.
+// (slow), with spec/limiters/token-bucket.memory.spec.ts as its fast counterpart.
 
 const MIB = 2 ** 20;
 

@@ -4,7 +4,7 @@ import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
 import { call, init, parseReply } from "../support/messages.js";
 import { RedisServer, requireRedis } from "../support/redis-servers.js";
 
-// Signals to the real bin/node (issue 7). SIGTERM or SIGINT: stop reading, answer every call
+// Signals to the real bin/node. SIGTERM or SIGINT: stop reading, answer every call
 // already read, flush, exit 0. A second signal: exit at once, 130 after SIGINT, 143 after
 // SIGTERM (128 + the signal's number, the shell's convention), whatever is still unwritten.
 

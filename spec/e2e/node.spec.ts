@@ -264,7 +264,7 @@ describe("bin/node (end to end)", () => {
       });
     });
 
-    it("answers everything when stdout is read slowly (stdout congested, then drained: it used to stall for ever)", async function () {
+    it("answers everything when stdout is read slowly (stdout congested, then drained)", async function () {
       this.timeout(30_000);
       const node = NodeProcess.start({ env: { RATE_LIMIT_CAPACITY: "1000000", LOG_LEVEL: "warn" } });
       node.pauseOutput(true);

@@ -16,12 +16,12 @@ import { Outbox } from "../../lib/hosts/stdio/outbox.js";
 const BIN_NODE = fileURLToPath(new URL("../../../bin/node", import.meta.url));
 
 describe("regression: stdout drains while the outbox buffer is empty (bin/node hung)", () => {
-  it("Outbox.drained() clears congestion when there is nothing left to write", () => {
+  it("Outbox.resumeWriting() clears congestion when there is nothing left to write", () => {
     const outbox = new Outbox({ write: () => false });
     outbox.push("n1", "c1", 1, undefined, () => ({ type: "x" }));
     outbox.flush();
     expect(outbox.congested).to.equal(true);
-    outbox.drained();
+    outbox.resumeWriting();
     expect(outbox.congested).to.equal(false);
   });
 

@@ -1,5 +1,5 @@
 /**
- * What bin/node must answer, computed from PROTOCOL.md and the README, not from lib/: the oracle
+ * What bin/node must answer, computed from docs/protocol.md and the README, not from lib/: the oracle
  * of the fuzz spec. It reads each input line as the node does (UTF-8, invalid bytes as U+FFFD,
  * JSON.parse) and returns the reply the node owes it, if any, with the stats it must count.
  *

@@ -2,6 +2,7 @@ import type { Application } from "../../core/application.js";
 import { CallContext } from "../../core/context.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
+import { callOutcomeOf } from "../../hosts/stdio/replies.js";
 import type { OutgoingCall, Reply, Transport } from "../transport.js";
 
 /** Options of {@link InProcessTransport}. */
@@ -47,11 +48,14 @@ export class InProcessTransport implements Transport {
   }
 }
 
-/** The reply bin/node would send for a finished server call (PROTOCOL.md, `grpc_call_ok`). */
+/**
+ * The reply bin/node would send for a finished server call (`grpc_call_ok`, docs/protocol.md),
+ * with its own copy of the interceptor list.
+ */
 export function replyOf(ctx: CallContext): Reply {
-  const failed = ctx.interceptorFailed;
-  if (failed !== undefined) return { status: ctx.status, interceptorFailed: failed };
-  return { status: ctx.status, interceptorsApplied: [...ctx.applied], response: ctx.responseToSend };
+  const outcome = callOutcomeOf(ctx);
+  const applied = outcome.interceptorsApplied;
+  return applied === undefined ? outcome : { ...outcome, interceptorsApplied: [...applied] };
 }
 
 /** `work`, or a rejection with the signal's reason as soon as it aborts; the listener is removed either way. */

@@ -1,10 +1,10 @@
 import type { Readable, Writable } from "node:stream";
 import { LineReader } from "../../hosts/stdio/line-reader.js";
+import { outcomeFromReply } from "../../hosts/stdio/replies.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
-import { LineWriter } from "./line-writer.js";
+import { LineBatcher } from "./line-batcher.js";
 import type { OutgoingCall, Reply, Transport } from "../transport.js";
-import { replyFromWire } from "./wire-reply.js";
 
 /** Options of {@link StdioTransport}. */
 export interface StdioTransportOptions {
@@ -31,9 +31,9 @@ interface Pending {
 
 /**
  * A transport over a newline-delimited JSON stream pair, speaking bin/node's protocol
- * (PROTOCOL.md): it sends `init` first, numbers its messages, and matches each reply to its
+ * (docs/protocol.md): it sends `init` first, numbers its messages, and matches each reply to its
  * call by `in_reply_to`, so any number of calls can be in flight and replies may come in any
- * order. Lines written in one turn of the event loop go out in one write (see {@link LineWriter}).
+ * order. Lines written in one turn of the event loop go out in one write (see {@link LineBatcher}).
  *
  * A call given up on (its signal aborted) rejects at once; its reply, when it comes, is
  * dropped (the protocol has no cancel message, so the node still does the work).
@@ -54,7 +54,7 @@ export class StdioTransport implements Transport {
   readonly #src: string;
   readonly #dest: string;
   readonly #reader: LineReader;
-  readonly #writer: LineWriter;
+  readonly #lines: LineBatcher;
   readonly #onStrayLine: (line: string, lineNo: number) => void;
   readonly #pending = new Map<number, Pending>();
   #lastMsgId = -1;
@@ -81,7 +81,7 @@ export class StdioTransport implements Transport {
       onLine: this.#onLine,
       onOversize: (lineNo, bytes) => this.#onStrayLine(`<${bytes} bytes, over maxLineBytes>`, lineNo),
     });
-    this.#writer = new LineWriter(output);
+    this.#lines = new LineBatcher(output);
     this.#done = new Promise((resolve) => (this.#markDone = resolve));
     input.on("data", this.#onData);
     input.on("end", this.#onEnd);
@@ -102,7 +102,7 @@ export class StdioTransport implements Transport {
       { type: "grpc_call", service: call.service, method: call.method, request: call.request, metadata: call.metadata },
       call.signal,
     );
-    return replyFromWire(body);
+    return outcomeFromReply(body);
   }
 
   /**
@@ -113,7 +113,7 @@ export class StdioTransport implements Transport {
   close(): Promise<void> {
     if (!this.#closing && this.#gone === undefined) {
       this.#closing = true;
-      this.#writer.end();
+      this.#lines.end();
     }
     return this.#done;
   }
@@ -144,7 +144,7 @@ export class StdioTransport implements Transport {
       });
       if (onAbort !== undefined) signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(msgId, { resolve, reject, signal, onAbort });
-      this.#writer.write(line);
+      this.#lines.write(line);
     });
   }
 
@@ -179,7 +179,7 @@ export class StdioTransport implements Transport {
   #finish(reason: string): void {
     if (this.#gone !== undefined) return;
     this.#gone = new StatusError(Status.UNAVAILABLE, reason);
-    this.#writer.stop();
+    this.#lines.stop();
     for (const pending of this.#pending.values()) {
       if (pending.onAbort !== undefined) pending.signal?.removeEventListener("abort", pending.onAbort);
       pending.reject(this.#gone);

@@ -46,7 +46,7 @@ export class LineReader {
     const last = chunk.lastIndexOf(NEWLINE);
     if (last > first) {
       // The lines wholly inside this chunk: decoded at once and cut as text, one native call
-      // per chunk instead of one per line (issue 6). The same text as decoding each line: a
+      // per chunk instead of one per line. The same text as decoding each line: a
       // newline byte never sits inside a UTF-8 sequence and ends any broken one.
       this.#lines(chunk, start, last);
       start = last + 1;

@@ -78,12 +78,12 @@ export class Outbox {
   push<T>(src: string, dest: string, inReplyTo: unknown, value: T, render: Render<T>, work?: Promise<unknown>): void {
     const entry: Entry = { src, dest, inReplyTo, value, render: render as Render<unknown>, ready: work === undefined };
     this.#queue.push(entry);
-    if (work === undefined) this.#drain();
+    if (work === undefined) this.#renderReady();
     else {
       // Settled either way: a rejected work must not hold back this reply and all after it.
       const settle = (): void => {
         entry.ready = true;
-        this.#drain();
+        this.#renderReady();
       };
       work.then(settle, settle);
     }
@@ -111,19 +111,17 @@ export class Outbox {
   }
 
   /**
-   * The destination has drained (its 'drain' event): not congested any more, whether or not
-   * there is something to write now. Writes what is buffered.
+   * Tells the outbox the destination has room again (its 'drain' event) and writes what is
+   * buffered. Congestion ends here and only here, whether or not anything is buffered: a flush
+   * that finds the buffer empty says nothing about the destination, so ending congestion there
+   * would let the reader of stdin read on while stdout is backed up.
    */
-  drained(): void {
-    // Only 'drain' ends congestion: when it came with nothing buffered, the flag used to stay
-    // set and bin/node stayed paused for good; clearing it in any flush() instead (a turn's
-    // flush can find the buffer empty too) let bin/node read on while stdout was backed up,
-    // gigabytes of it on a slow pipe.
+  resumeWriting(): void {
     this.#congested = false;
     this.flush();
   }
 
-  /** Writes what is buffered now; congestion ends only with {@link drained}. */
+  /** Writes what is buffered now; congestion ends only with {@link resumeWriting}. */
   flush(): void {
     this.#flushScheduled = false;
     if (this.#buffer !== "") {
@@ -147,12 +145,13 @@ export class Outbox {
     return this.#envelopeHead;
   }
 
-  #drain(): void {
+  /** Renders, in order, the replies at the head of the queue whose work has settled. */
+  #renderReady(): void {
     const queue = this.#queue;
     let head = this.#head;
     for (let entry = queue[head]; entry !== undefined && entry.ready; entry = queue[head]) {
       queue[head++] = undefined;
-      // A throw here used to leave #head behind an emptied slot: no reply was ever written again.
+      // A render that throws costs its own reply only: #head must still move past the slot.
       try {
         const body = entry.render(entry.value, entry.inReplyTo, this.#nextMsgId);
         if (body === undefined) continue;

@@ -7,8 +7,9 @@
  *
  * Limits, from what JavaScript numbers can hold: a number that is integral is printed as an
  * integer (Python keeps `1.0` a float), and integers beyond 2^53 print the exact value of the
- * double they were read into (the same digits as Python whenever that integer is a double). Keys print in JavaScript's property order (integer-like keys first). Undefined values
- * in objects are left out, as JSON.stringify does.
+ * double they were read into (the same digits as Python whenever that integer is a double).
+ * Keys print in JavaScript's property order (integer-like keys first). Undefined values in
+ * objects are left out, as JSON.stringify does.
  *
  * @example
  *   dumps({ a: "é", b: [1, 2.5] }) // '{"a": "\\u00e9", "b": [1, 2.5]}'
@@ -88,7 +89,7 @@ function array(items: readonly unknown[]): string {
 
 /**
  * `"key": ` for the keys seen so far: replies use a handful of keys over and over, and quoting
- * them was most of the serializer's time (issue 6). Bounded, so that keys from requests that
+ * them is most of the serializer's work when not cached (measured on the workload). Bounded, so that keys from requests that
  * are echoed back cannot grow it without limit.
  */
 const quotedKeys = new Map<string, string>();
@@ -117,7 +118,7 @@ function object(obj: Record<string, unknown>): string {
 /**
  * `dumps` for lists of strings that repeat: the text of the last list is kept and reused while
  * the lists have the same items (a reply's `interceptors_applied` is the same list call after
- * call; comparing three interned strings is cheaper than quoting them, issue 6).
+ * call; comparing three interned strings is cheaper than quoting them).
  *
  * @example
  *   const applied = stringListDumper();

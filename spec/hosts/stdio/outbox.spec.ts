@@ -120,7 +120,7 @@ describe("Outbox.push()", () => {
 });
 
 describe("Outbox onError", () => {
-  it("leaves out a reply whose render throws, spends no msg_id on it, and writes the ones after it (it used to wedge the outbox)", async () => {
+  it("leaves out a reply whose render throws, spends no msg_id on it, and writes the ones after it", async () => {
     const errors: unknown[] = [];
     const { box, lines } = outbox({ onError: (error, inReplyTo) => void errors.push([String(error), inReplyTo]) });
     box.push("n1", "c1", 1, undefined, ok("a_ok"));
@@ -181,8 +181,8 @@ describe("Outbox.whenPendingAtMost()", () => {
   });
 });
 
-describe("Outbox.drained() and flush()", () => {
-  it("drained() clears congestion even with nothing left to write (a node whose stdout once filled stalled for ever)", async () => {
+describe("Outbox.resumeWriting() and flush()", () => {
+  it("resumeWriting() clears congestion even with nothing left to write", async () => {
     let accept = false;
     const { box } = outbox({ write: () => accept });
     box.push("n1", "c1", 1, undefined, ok("x_ok"));
@@ -191,7 +191,7 @@ describe("Outbox.drained() and flush()", () => {
     accept = true;
     box.flush(); // a turn's flush finding nothing to write says nothing about the destination
     expect(box.congested).to.equal(true);
-    box.drained(); // what bin/node calls on stdout's 'drain'
+    box.resumeWriting(); // what bin/node calls on stdout's 'drain'
     expect(box.congested).to.equal(false);
   });
 

@@ -30,7 +30,7 @@ function referenceQuote(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
-/** -0 prints as 0 (an integral number, see the limits in lib/python-json.ts); compare it as 0. */
+/** -0 prints as 0 (an integral number, see the limits in lib/hosts/stdio/python-json.ts); compare it as 0. */
 function withoutNegativeZero(value: unknown): unknown {
   if (Object.is(value, -0)) return 0;
   if (Array.isArray(value)) return value.map(withoutNegativeZero);

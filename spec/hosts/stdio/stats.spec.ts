@@ -12,7 +12,7 @@ describe("Stats.record()", () => {
     expect(stats.toWire()).to.deep.equal({ total_requests: 6, auth_failures: 2, rate_limited: 1 });
   });
 
-  it("keeps the wire keys in the order PROTOCOL.md gives", () => {
+  it("keeps the wire keys in the order docs/protocol.md gives", () => {
     expect(Object.keys(new Stats().toWire())).to.deep.equal(["total_requests", "auth_failures", "rate_limited"]);
   });
 });

@@ -142,7 +142,7 @@ interface ChildReport {
   exit: { code: number | null; signal: NodeJS.Signals | null };
 }
 
-/** Runs client-support/deadline-exit.js; kills it if it has not exited 10 s after reporting. */
+/** Runs spec/support/deadline-exit.js; kills it if it has not exited 10 s after reporting. */
 function runChild(env: Record<string, string>): Promise<ChildReport> {
   const script = fileURLToPath(new URL("../../support/deadline-exit.js", import.meta.url));
   const child = spawn(process.execPath, [script], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "inherit"] });

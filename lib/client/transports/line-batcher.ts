@@ -1,11 +1,11 @@
 import type { Writable } from "node:stream";
 
 /**
- * The writing half of a newline-delimited stream, the counterpart of `LineReader`
- * (lib/line-reader.ts): lines written in one turn of the event loop go out in one `write()`,
- * and while the stream wants us to wait ('drain') lines are held here instead of piling into it.
+ * Batches the lines bound for a stream, the writing counterpart of `LineReader`: lines queued in
+ * one turn of the event loop go out in one `write()`, and while the stream wants us to wait
+ * ('drain') they are held here instead of piling into it.
  */
-export class LineWriter {
+export class LineBatcher {
   readonly #output: Writable;
   #buffer = "";
   #scheduled = false;

@@ -1,17 +1,17 @@
 import { expect } from "chai";
 import type { Application } from "../../../lib/core/application.js";
-import { RpcNode } from "../../../lib/hosts/stdio/rpc-node.js";
+import { StdioHost } from "../../../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../../../lib/app/node-app.js";
 import { captureLogger } from "../../support/log-capture.js";
 import { AUTHORIZED, call, init, parseReply, stats } from "../../support/messages.js";
 
 const CONFIG = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 10, trustProxy: false };
 
-/** An RpcNode over the real application, its output and logs kept in memory. */
-function rpcNode(level: "info" | "debug" | "trace" = "info") {
+/** An StdioHost over the real application, its output and logs kept in memory. */
+function stdioHost(level: "info" | "debug" | "trace" = "info") {
   const log = captureLogger(level);
   const chunks: string[] = [];
-  const node = new RpcNode({ app: createNodeApplication({ config: CONFIG, logger: log.logger }), logger: log.logger, write: (c) => (chunks.push(c), true) });
+  const node = new StdioHost({ app: createNodeApplication({ config: CONFIG, logger: log.logger }), logger: log.logger, write: (c) => (chunks.push(c), true) });
   const feed = async (lines: readonly string[]) => {
     lines.forEach((line, i) => node.handleLine(line, i + 1));
     await node.whenIdle();
@@ -20,9 +20,9 @@ function rpcNode(level: "info" | "debug" | "trace" = "info") {
   return { node, log, feed };
 }
 
-describe("RpcNode.handleLine()", () => {
+describe("StdioHost.handleLine()", () => {
   it("answers init with init_ok from the new node id", async () => {
-    const { node, feed } = rpcNode();
+    const { node, feed } = stdioHost();
     const out = await feed([init(1, "n7")]);
     expect(out).to.deep.equal(['{"src": "n7", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, "msg_id": 0}}']);
     expect(node.nodeId).to.equal("n7");
@@ -30,13 +30,13 @@ describe("RpcNode.handleLine()", () => {
   });
 
   it("answers a call before init from the incoming dest", async () => {
-    const { feed } = rpcNode();
+    const { feed } = stdioHost();
     const out = await feed([JSON.stringify({ src: "c1", dest: "n3", body: { type: "grpc_call", msg_id: 4, service: "KeyValue", method: "Get", request: { key: "k" }, metadata: AUTHORIZED } })]);
     expect(parseReply(out[0] ?? "").src).to.equal("n3");
   });
 
   it("counts a call without msg_id in the stats but sends it no reply", async () => {
-    const { feed } = rpcNode();
+    const { feed } = stdioHost();
     const noMsgId = JSON.stringify({ src: "c1", dest: "n1", body: { type: "grpc_call", service: "KeyValue", method: "Get", request: { key: "k" }, metadata: {} } });
     const out = await feed([noMsgId, stats(9)]);
     expect(out).to.have.length(1);
@@ -44,7 +44,7 @@ describe("RpcNode.handleLine()", () => {
   });
 
   it("skips lines that are not JSON or not envelopes, logging their line numbers, and answers the rest", async () => {
-    const { log, feed } = rpcNode();
+    const { log, feed } = stdioHost();
     const out = await feed(["not json", '{"dest":"n1","body":{"type":"init","msg_id":1}}', '{"src":"c1","body":[]}', "", call({ msgId: 5 })]);
     expect(out).to.have.length(1);
     expect(parseReply(out[0] ?? "").body.in_reply_to).to.equal(5);
@@ -53,7 +53,7 @@ describe("RpcNode.handleLine()", () => {
   });
 
   it("does not echo a garbage line into the log (JSON.parse messages quote the input, bearer tokens included)", async () => {
-    const { log, feed } = rpcNode("trace");
+    const { log, feed } = stdioHost("trace");
     const garbage = [
       "Bearer valid_token",
       '{"src": "c1", "body": {"metadata": {"authorization": Bearer valid_token}}}',
@@ -67,26 +67,26 @@ describe("RpcNode.handleLine()", () => {
   });
 });
 
-describe("RpcNode.handleLine() on hostile input", () => {
+describe("StdioHost.handleLine() on hostile input", () => {
   const deepArray = (depth: number): string => "[".repeat(depth) + "]".repeat(depth);
   const envelope = (body: string): string => `{"src": "c1", "dest": "n1", "body": ${body}}`;
 
-  it("answers a message whose type is an object that cannot become a string (it crashed the node)", async () => {
-    const { feed } = rpcNode();
+  it("answers a message whose type is an object that cannot become a string", async () => {
+    const { feed } = stdioHost();
     const out = await feed([envelope('{"type": {"toString": 1, "valueOf": 2}, "msg_id": 1}'), call({ msgId: 2 })]);
     expect(parseReply(out[0] ?? "").body).to.deep.equal({ type: "error", in_reply_to: 1, code: 10, text: "unsupported message type: (an object)", msg_id: 0 });
     expect(parseReply(out[1] ?? "").body).to.deep.include({ in_reply_to: 2, status: "NOT_FOUND" });
   });
 
-  it("answers a message whose type is an array nested 100,000 deep (String() overflowed the stack and crashed the node)", async () => {
-    const { feed } = rpcNode();
+  it("answers a message whose type is an array nested 100,000 deep (no String() of it: that overflows the stack)", async () => {
+    const { feed } = stdioHost();
     const out = await feed([envelope(`{"type": ${deepArray(100_000)}, "msg_id": 1}`), call({ msgId: 2 })]);
     expect(out).to.have.length(2);
     expect(parseReply(out[0] ?? "").body).to.deep.include({ type: "error", in_reply_to: 1, text: "unsupported message type: (an array)" });
   });
 
   it("sends no reply to a msg_id it cannot echo: nested 100,000 deep (a stack overflow in the serialiser), 1e400, null, true, an object", async () => {
-    const { log, feed } = rpcNode();
+    const { log, feed } = stdioHost();
     const unusable = [deepArray(100_000), "1e400", "-1e400", "null", "true", '{"id": 1}', "[1]"];
     const out = await feed([...unusable.map((id) => envelope(`{"type": "grpc_call", "msg_id": ${id}, "service": "KeyValue", "method": "Get", "request": {"key": "k"}}`)), stats(9)]);
     expect(out).to.have.length(1);
@@ -95,7 +95,7 @@ describe("RpcNode.handleLine() on hostile input", () => {
   });
 
   it("echoes a msg_id that is a string or a number of any size a double holds, as Python's json.dumps would", async () => {
-    const { feed } = rpcNode();
+    const { feed } = stdioHost();
     const out = await feed([envelope('{"type": "x", "msg_id": "abc"}'), envelope('{"type": "x", "msg_id": -2.5}'), envelope('{"type": "x", "msg_id": 1e300}')]);
     expect(out.map((l) => parseReply(l).body.in_reply_to)).to.deep.equal(["abc", -2.5, 1e300]);
   });
@@ -108,7 +108,7 @@ describe("RpcNode.handleLine() on hostile input", () => {
         throw new Error("run threw");
       },
     };
-    const node = new RpcNode({ app: broken as unknown as Application, logger: log.logger, write: (c) => (chunks.push(c), true) });
+    const node = new StdioHost({ app: broken as unknown as Application, logger: log.logger, write: (c) => (chunks.push(c), true) });
     node.handleLine(call({ msgId: 1 }), 1);
     node.handleLine(stats(2), 2);
     await node.whenIdle();
@@ -117,7 +117,7 @@ describe("RpcNode.handleLine() on hostile input", () => {
   });
 
   it("takes __proto__ and constructor keys as plain data, in the envelope, body, metadata and request", async () => {
-    const { feed } = rpcNode();
+    const { feed } = stdioHost();
     const hostile = '{"__proto__": {"polluted": 1}, "constructor": {"prototype": {"polluted": 1}}, "src": "c1", "dest": "n1", "body": {"__proto__": {"type": "init"}, "type": "grpc_call", "msg_id": 1, "service": "KeyValue", "method": "Put", "request": {"__proto__": {"key": "x"}, "key": "__proto__", "value": "constructor"}, "metadata": {"__proto__": {"authorization": "Bearer valid_token"}, "constructor": "x", "authorization": "Bearer valid_token"}}}';
     const get = '{"src": "c1", "dest": "n1", "body": {"type": "grpc_call", "msg_id": 2, "service": "KeyValue", "method": "Get", "request": {"key": "__proto__"}, "metadata": {"authorization": "Bearer valid_token"}}}';
     const proto = '{"src": "c1", "dest": "n1", "body": {"type": "grpc_call", "msg_id": 3, "service": "KeyValue", "method": "Get", "request": {"key": "k"}, "metadata": {"__proto__": {"authorization": "Bearer valid_token"}}}}';

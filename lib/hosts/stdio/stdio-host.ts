@@ -3,12 +3,13 @@ import { CallContext } from "../../core/context.js";
 import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "../../core/limits.js";
 import type { Logger } from "../../logging/logger.js";
 import { type Body, Outbox } from "./outbox.js";
+import { stringListDumper } from "./python-json.js";
+import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
-import { dumps, quote, stringListDumper } from "./python-json.js";
 import { Status } from "../../core/status.js";
 
-/** Options of {@link RpcNode}. */
-export interface RpcNodeOptions {
+/** Options of {@link StdioHost}. */
+export interface StdioHostOptions {
   /** The pipeline every grpc_call runs through. */
   readonly app: Application;
   readonly logger: Logger;
@@ -20,9 +21,6 @@ export interface RpcNodeOptions {
    */
   readonly limits?: CallLimits;
 }
-
-/** Maelstrom's error code for a message type the node does not support. */
-export const NOT_SUPPORTED = 10;
 
 type Envelope = { readonly src: string; readonly dest?: unknown; readonly body: Record<string, unknown> };
 
@@ -52,18 +50,16 @@ function typeText(type: unknown): string {
   return Array.isArray(type) ? "(an array)" : "(an object)";
 }
 
-const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined =>
-  inReplyTo === undefined ? undefined : { type: "init_ok", in_reply_to: inReplyTo };
+const renderInit = (_: unknown, inReplyTo: unknown): Body | undefined => (inReplyTo === undefined ? undefined : initReply(inReplyTo));
 
-const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined =>
-  inReplyTo === undefined ? undefined : { type: "error", in_reply_to: inReplyTo, code: NOT_SUPPORTED, text: `unsupported message type: ${type}` };
+const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined => (inReplyTo === undefined ? undefined : notSupportedReply(inReplyTo, type));
 
 /**
- * The protocol side of bin/node (see PROTOCOL.md): turns each line into a message, each
+ * The protocol side of bin/node (see docs/protocol.md): turns each line into a message, each
  * grpc_call into a {@link CallContext} run through the application, and each outcome into its
  * reply, through an {@link Outbox} that keeps replies in arrival order.
  */
-export class RpcNode {
+export class StdioHost {
   readonly stats = new Stats();
   readonly outbox: Outbox;
   readonly #app: Application;
@@ -72,7 +68,7 @@ export class RpcNode {
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
 
-  constructor(options: RpcNodeOptions) {
+  constructor(options: StdioHostOptions) {
     this.#app = options.app;
     this.#logger = options.logger;
     this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
@@ -176,22 +172,14 @@ export class RpcNode {
   }
 
   readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
-    inReplyTo === undefined ? undefined : { type: "grpc_interceptor_stats_ok", in_reply_to: inReplyTo, stats: this.stats.toWire() };
+    inReplyTo === undefined ? undefined : statsReply(inReplyTo, this.stats.toWire());
 
   readonly #appliedText = stringListDumper();
 
-  /** The grpc_call_ok body, serialised without building it: one per call (issue 6). */
+  /** The grpc_call_ok body as text, a reply sent for most messages (no body object to serialise). */
   readonly #renderCall = (ctx: CallContext, inReplyTo: unknown, msgId: number): string | undefined => {
-    const failed = ctx.interceptorFailed;
-    this.stats.record(failed);
-    if (inReplyTo === undefined) return undefined;
-    let text = `{"type": "grpc_call_ok", "in_reply_to": ${dumps(inReplyTo)}, "status": ${quote(ctx.status)}`;
-    if (failed !== undefined) text += `, "interceptor_failed": ${quote(failed)}`;
-    else {
-      text += `, "interceptors_applied": ${this.#appliedText(ctx.applied)}`;
-      const response = ctx.responseToSend;
-      if (response !== undefined) text += `, "response": ${dumps(response)}`;
-    }
-    return `${text}, "msg_id": ${msgId}}`;
+    const outcome = callOutcomeOf(ctx);
+    this.stats.record(outcome.interceptorFailed);
+    return inReplyTo === undefined ? undefined : callReplyText(inReplyTo, outcome, msgId, this.#appliedText);
   };
 }
