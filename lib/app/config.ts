@@ -118,6 +118,10 @@ function tokens(raw: string, where: string): string[] {
 function text(raw: string): string {
   return raw;
 }
+/**
+ * A Redis URL, checked. The errors never quote what was given, which may hold a password: a
+ * URL that parses is shown through {@link redactedUrl}, one that does not parse is not shown.
+ */
 function redisUrl(raw: string, where: string): string | undefined {
   const v = raw.trim();
   if (v === "") return undefined;
@@ -125,9 +129,9 @@ function redisUrl(raw: string, where: string): string | undefined {
   try {
     url = new URL(v);
   } catch {
-    throw new ConfigError(`${where} must be a URL like redis://host:6379, got ${JSON.stringify(raw)}`);
+    throw new ConfigError(`${where} must be a URL like redis://[user:password@]host:6379[/db]; the value given does not parse (not shown: it may hold a password)`);
   }
-  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${where} must start with redis:// or rediss://, got ${JSON.stringify(raw)}`);
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") throw new ConfigError(`${where} must start with redis:// or rediss://, got ${JSON.stringify(redactedUrl(v))}`);
   return v;
 }
 function hostPorts(raw: string, where: string): string[] | undefined {
@@ -256,7 +260,8 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
     for (const o of OPTIONS) options[o.flag] = { type: o.boolean ? "boolean" : "string" };
     values = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    // parseArgs quotes a stray argument, which may be a URL with its password (a misplaced --redis-url value).
+    throw new ConfigError(withoutPasswords(error instanceof Error ? error.message : String(error)));
   }
   if (values["help"] === true) return { help: true };
   const configPath = typeof values["config"] === "string" && values["config"] !== "" ? values["config"] : undefined;
@@ -340,6 +345,11 @@ export function redactedUrl(url: string): string {
     if (/pass|secret|token|auth|user/i.test(key)) parsed.searchParams.set(key, "REDACTED");
   }
   return parsed.href;
+}
+
+/** `text` with the password of any URL in it, and any `password=`-like parameter, replaced. */
+function withoutPasswords(text: string): string {
+  return text.replace(/(\/\/[^\s/@:]*:)[^\s@]*@/g, "$1REDACTED@").replace(/((?:pass|secret|token|auth)\w*=)[^&\s'"]*/gi, "$1REDACTED");
 }
 
 /** The text of `bin/node --help`. */

@@ -50,7 +50,10 @@ export async function openRedisBackend(config: RedisConfig, logger: Logger): Pro
     new RedisTokenBucket({ client, capacity, refillPerSecond, keyPrefix, timeoutMs: config.redisCommandTimeoutMs, logger });
   const limiter = bucket(config.rateLimitCapacity, config.rateLimitRefillPerSecond, `${config.redisKeyPrefix}rl:`);
   const limiterFor: RedisBackend["limiterFor"] = (limit) => bucket(limit.capacity, limit.refillPerSecond, `${config.redisKeyPrefix}rl:${limit.name}:`);
-  const store = config.kvStore === "redis" ? new RedisStore({ client, keyPrefix: `${config.redisKeyPrefix}kv:` }) : undefined;
+  // The store waits no longer than the limiter, and skips a Redis the limiter's breakers know is out.
+  const store = config.kvStore === "redis"
+    ? new RedisStore({ client, keyPrefix: `${config.redisKeyPrefix}kv:`, timeoutMs: config.redisCommandTimeoutMs, health: limiter.health })
+    : undefined;
   if ((await whenConnected(client, CONNECT_WAIT_MS + 100)) === "timeout") {
     logger.warn({ redis: "connecting" }, "Redis has not answered yet: rate limits come from this node's in-memory insurance bucket until it does");
   }
