@@ -15,7 +15,7 @@ import { type Growth, markdown, type Results, type Row, targets } from "./report
  * workload, side by side in one run (see bench/README.md). Writes bench/results.md and
  * bench/ratios.svg (a --quick run writes under bench/out/ instead).
  */
-const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--shared DIR]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--shared DIR] [--grpc]`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN_NODE = join(ROOT, "bin/node");
@@ -43,6 +43,7 @@ function options() {
         "skip-python": { type: "boolean", default: false },
         "skip-1m": { type: "boolean", default: false },
         shared: { type: "string" },
+        grpc: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -71,6 +72,7 @@ function options() {
     latencyCalls: quick ? 5_000 : 25_000,
     ratePerSec: 5_000,
     argv: process.argv.slice(2),
+    grpc: values.grpc === true,
   };
 }
 
@@ -106,6 +108,12 @@ interface Contender {
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.grpc) {
+    // The gRPC section alone (bench/grpc.ts): its own servers and load, written to bench/out/grpc.md.
+    const { grpcBench, QUICK_GRPC } = await import("./grpc.js");
+    process.stdout.write(await grpcBench(QUICK_GRPC, say));
+    return;
+  }
   const gen = join(opts.shared, "bench/gen.js");
   const floorScript = join(opts.shared, "bench/floor-batched.js");
   const peerScript = join(opts.shared, "bench/peer_python.py");

@@ -37,6 +37,11 @@ async function main(): Promise<void> {
     logs.flush();
     return;
   }
+  if (config.listen !== undefined) {
+    // gRPC instead of stdin; loaded only in this mode, so the stdio node starts without it.
+    await (await import("../lib/app/grpc-server.js")).serveGrpc({ ...config, listen: config.listen }, logs);
+    return;
+  }
   // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)

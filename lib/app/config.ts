@@ -28,6 +28,12 @@ export interface NodeConfig {
   readonly redisCommandTimeoutMs: number;
   /** Where the KeyValue service keeps its data. */
   readonly kvStore: "memory" | "redis";
+  /** Serve proto/keyvalue.proto over gRPC on this `host:port` instead of reading stdin. */
+  readonly listen?: string | undefined;
+  /** Largest gRPC message either way, in bytes; larger is RESOURCE_EXHAUSTED. */
+  readonly grpcMaxMessageBytes?: number;
+  /** How long gRPC calls in flight may finish after SIGTERM/SIGINT before open ones end UNAVAILABLE. */
+  readonly grpcShutdownGraceMs?: number;
   /** Print the middleware chain of every method and exit, without reading stdin. */
   readonly describe?: boolean;
 }
@@ -98,6 +104,13 @@ function hostPorts(raw: string, where: string): string[] | undefined {
   }
   return list;
 }
+function listenAddress(raw: string, where: string): string | undefined {
+  const v = raw.trim();
+  if (v === "") return undefined;
+  const match = /^(\[[0-9a-fA-F:.]+\]|[^\s:\[\]]+):(\d{1,5})$/.exec(v);
+  if (match === null || Number(match[2]) > 65535) throw new ConfigError(`${where} must be HOST:PORT (port 0 picks a free one), got ${JSON.stringify(raw)}`);
+  return v;
+}
 function kvStore(raw: string, where: string): "memory" | "redis" {
   const v = raw.trim().toLowerCase();
   if (v !== "memory" && v !== "redis") throw new ConfigError(`${where} must be memory or redis, got ${JSON.stringify(raw)}`);
@@ -127,6 +140,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "redisKeyPrefix", flag: "redis-key-prefix", env: "REDIS_KEY_PREFIX", default: "rpci:", parse: text, help: "prefix of every Redis key; keeps deployments on one Redis apart" },
   { key: "redisCommandTimeoutMs", flag: "redis-command-timeout-ms", env: "REDIS_COMMAND_TIMEOUT_MS", default: "100", parse: integer(1), help: "ms a call waits for Redis before the in-memory insurance bucket answers" },
   { key: "kvStore", flag: "kv-store", env: "KV_STORE", default: "memory", parse: kvStore, help: "where KeyValue data lives: memory, or redis (needs a Redis setting)" },
+  { key: "listen", flag: "listen", env: "LISTEN", default: "", parse: listenAddress, help: "serve gRPC (proto/keyvalue.proto) on HOST:PORT instead of stdin; port 0 picks one" },
+  { key: "grpcMaxMessageBytes", flag: "grpc-max-message-bytes", env: "GRPC_MAX_MESSAGE_BYTES", default: String(4 * 1024 * 1024), parse: integer(1), help: "largest gRPC message either way; larger is RESOURCE_EXHAUSTED" },
+  { key: "grpcShutdownGraceMs", flag: "grpc-shutdown-grace-ms", env: "GRPC_SHUTDOWN_GRACE_MS", default: "5000", parse: integer(0), help: "ms gRPC calls may finish after SIGTERM before open ones end UNAVAILABLE" },
   { key: "describe", flag: "describe", boolean: true, default: "0", parse: boolean, help: "print the middleware chain of each method and exit" },
 ];
 

@@ -65,6 +65,8 @@ export class ClientCallContext<S extends object = object> {
   interceptorsApplied: readonly string[] | undefined = undefined;
   /** The server interceptor that stopped the call (bin/node's `interceptor_failed`). */
   interceptorFailed: string | undefined = undefined;
+  /** The server's retry hint, in ms, when its answer carried one (see {@link Reply.retryAfterMs}); negative: do not retry. */
+  retryAfterMs: number | undefined = undefined;
 
   constructor(init: ClientCallInit<S>) {
     this.service = init.service;
@@ -83,6 +85,7 @@ export class ClientCallContext<S extends object = object> {
     this.response = reply.response;
     this.interceptorsApplied = reply.interceptorsApplied;
     this.interceptorFailed = reply.interceptorFailed;
+    this.retryAfterMs = reply.retryAfterMs;
     this.error = reply.status === Status.OK ? undefined : answeredError(this.path, reply);
   }
 
@@ -93,6 +96,7 @@ export class ClientCallContext<S extends object = object> {
     this.error = error;
     this.interceptorsApplied = undefined;
     this.interceptorFailed = undefined;
+    this.retryAfterMs = undefined;
   }
 
   /** Forgets the outcome of a previous attempt; the pipeline calls it before each re-send. */
@@ -102,6 +106,7 @@ export class ClientCallContext<S extends object = object> {
     this.error = undefined;
     this.interceptorsApplied = undefined;
     this.interceptorFailed = undefined;
+    this.retryAfterMs = undefined;
   }
 
   /**
@@ -115,6 +120,7 @@ export class ClientCallContext<S extends object = object> {
 
 function answeredError(path: string, reply: Reply): StatusError {
   const by = reply.interceptorFailed === undefined ? "" : ` (stopped by the server's ${reply.interceptorFailed} interceptor)`;
+  const said = reply.message === undefined || reply.message === "" || reply.message === reply.status ? "" : `: ${reply.message}`;
   const details = reply.response === undefined ? undefined : { response: reply.response };
-  return new StatusError(reply.status, `${path}: the server answered ${reply.status}${by}`, details === undefined ? {} : { details });
+  return new StatusError(reply.status, `${path}: the server answered ${reply.status}${by}${said}`, details === undefined ? {} : { details });
 }

@@ -32,6 +32,14 @@ export interface Reply {
   readonly interceptorsApplied?: readonly string[] | undefined;
   /** The server interceptor that stopped the call, if one did. */
   readonly interceptorFailed?: string | undefined;
+  /** The server's message for a status other than OK, when the wire carries one (gRPC's grpc-message). */
+  readonly message?: string | undefined;
+  /**
+   * How long the server asked the client to wait before retrying, in ms, when it said
+   * (gRPC: google.rpc.RetryInfo, or the `grpc-retry-pushback-ms` trailer of gRFC A6, where a
+   * negative value means "do not retry").
+   */
+  readonly retryAfterMs?: number | undefined;
 }
 
 /**

@@ -23,8 +23,9 @@ function field(request: unknown, name: string, maxBytes: number): string {
     throw new StatusError(Status.INVALID_ARGUMENT, "request must be an object");
   }
   const value = Object.hasOwn(request, name) ? (request as Record<string, unknown>)[name] : undefined;
-  if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`);
-  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`);
+  // `details.field` names the field: the gRPC host sends it as google.rpc.BadRequest.
+  if (typeof value !== "string") throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} must be a string`, { details: { field: name } });
+  if (overBytes(value, maxBytes)) throw new StatusError(Status.INVALID_ARGUMENT, `request.${name} is longer than ${maxBytes} bytes`, { details: { field: name } });
   return value;
 }
 

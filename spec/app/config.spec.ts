@@ -19,8 +19,11 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, --describe). */
+/** The defaults of the settings these specs do not set (Redis, gRPC, --describe). */
 const OTHER_DEFAULTS = {
+  listen: undefined,
+  grpcMaxMessageBytes: 4 * 1024 * 1024,
+  grpcShutdownGraceMs: 5000,
   redisUrl: undefined,
   redisClusterNodes: undefined,
   redisKeyPrefix: "rpci:",

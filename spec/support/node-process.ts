@@ -10,7 +10,7 @@ export const BIN_NODE = `${ROOT}bin/node`;
 /** Every setting bin/node reads from the environment; cleared so the caller's shell cannot leak in. */
 const CONFIG_VARS = [
   "LOG_LEVEL", "AUTH_TOKENS", "RATE_LIMIT_CAPACITY", "RATE_LIMIT_REFILL_PER_SEC", "TRUST_PROXY", "MAX_LINE_BYTES", "MAX_IN_FLIGHT", "REDIS_URL",
-  "MAX_METADATA_ENTRIES", "MAX_METADATA_VALUE_BYTES", "MAX_KEY_BYTES", "MAX_VALUE_BYTES",
+  "MAX_METADATA_ENTRIES", "MAX_METADATA_VALUE_BYTES", "MAX_KEY_BYTES", "MAX_VALUE_BYTES", "LISTEN", "GRPC_MAX_MESSAGE_BYTES", "GRPC_SHUTDOWN_GRACE_MS",
 ];
 
 /** Options of {@link NodeProcess.start}. */
