@@ -13,16 +13,22 @@ const TIMEOUT = /^([0-9]{1,8})([HMSmun])$/;
 
 /**
  * The budget of a `grpc-timeout` value in milliseconds (gRPC's HTTP/2 protocol: `100m` is
- * 100 ms, `2S` two seconds, `1H` an hour, `500u` 0.5 ms). Anything else, spaces and signs
- * included, is INVALID_ARGUMENT.
+ * 100 ms, `2S` two seconds, `1H` an hour, `500u` 0.5 ms); undefined for anything else, spaces
+ * and signs included.
  *
  * @example
- *   parseTimeout("250m"); // 250
+ *   readTimeout("250m"); // 250
  */
-export function parseTimeout(text: string): number {
+export function readTimeout(text: string): number | undefined {
   const match = TIMEOUT.exec(text);
-  if (match === null) throw new StatusError(Status.INVALID_ARGUMENT, `malformed ${TIMEOUT_KEY}: ${JSON.stringify(text.slice(0, 32))}`);
-  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+  return match === null ? undefined : Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+}
+
+/** {@link readTimeout}, for a server: anything but gRPC's format is INVALID_ARGUMENT. */
+export function parseTimeout(text: string): number {
+  const ms = readTimeout(text);
+  if (ms === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `malformed ${TIMEOUT_KEY}: ${JSON.stringify(text.slice(0, 32))}`);
+  return ms;
 }
 
 /**

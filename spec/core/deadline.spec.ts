@@ -1,5 +1,5 @@
 import { expect } from "chai";
-import { parseTimeout, timeoutOf } from "../../lib/core/deadline.js";
+import { parseTimeout, readTimeout, timeoutOf } from "../../lib/core/deadline.js";
 import { Metadata } from "../../lib/core/metadata.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
@@ -14,6 +14,13 @@ describe("parseTimeout(text)", () => {
     for (const text of ["", "100", "m", "1.5S", "-1S", "+1S", " 1S", "1S ", "123456789m", "1s", "1h", "1Sm", "１S"]) {
       expect(() => parseTimeout(text), JSON.stringify(text)).to.throw(StatusError).with.property("code", Status.INVALID_ARGUMENT);
     }
+  });
+});
+
+describe("readTimeout(text)", () => {
+  it("reads gRPC's format in every unit, and nothing else", () => {
+    expect(["1H", "2M", "3S", "250m", "1500u", "2000000n"].map(readTimeout)).to.deep.equal([3_600_000, 120_000, 3000, 250, 1.5, 2]);
+    for (const bad of ["", "10", "1s", "-1S", "123456789S", "1.5S"]) expect(readTimeout(bad), bad).to.equal(undefined);
   });
 });
 
