@@ -31,8 +31,19 @@ export { Status, type StatusName, httpStatus, isServerFault, isStatusName, statu
 export { StatusError, type StatusErrorOptions } from "./lib/core/status-error.js";
 export { TokenBucket, type TokenBucketOptions } from "./lib/limiters/token-bucket.js";
 export { type MethodRef, type MethodSelector, methodOf, unless, when } from "./lib/core/when.js";
-export { type AuthOptions, type AuthState, auth, type Principal } from "./middleware/auth.js";
+export { type AuthOptions, type AuthState, auth, type Principal, type StaticPrincipal } from "./middleware/auth.js";
+export { type AuthorizeOptions, type AuthorizeRule, authorize } from "./middleware/authorize.js";
+export { type FaultOptions, type FaultRule, faults, type ServerFaultOptions } from "./middleware/faults.js";
+export { JwtRejected, JwtVerifier, type JwtVerifierOptions } from "./lib/auth/jwt-verifier.js";
+export type { JwksUrlOptions, JwtKeyOptions } from "./lib/auth/key-source.js";
 export { logging, type LoggingOptions } from "./middleware/logging.js";
-export { type ConsumingLimiter, rateLimit, type RateLimitOptions, type RateLimitState } from "./middleware/rate-limit.js";
+export { type ConsumingLimiter, type LimitOptions, rateLimit, type RateLimitOptions, type RateLimitState, type StackedLimit } from "./middleware/rate-limit.js";
+export { keyByMetadata, keyByMethod, keyByPrincipal } from "./middleware/rate-limit-keys.js";
+export { metrics, type MetricsOptions } from "./middleware/metrics.js";
+export { propagate, type PropagateOptions } from "./middleware/propagate.js";
+export { requestId, type RequestIdOptions, type RequestIdState } from "./middleware/request-id.js";
+export { tracing, type TracingOptions } from "./middleware/tracing.js";
+export { goCodeName } from "./lib/observability/codes.js";
+export { traceLogFields } from "./lib/observability/trace-context.js";
 /** The client side (createClient, transports, outbound middleware), also as "rpc-interceptors/client". */
 export * as client from "./client.js";

@@ -1,4 +1,5 @@
 import os from "node:os";
+import type { Middleware } from "../core/middleware.js";
 import type { NodeConfig } from "./config.js";
 import { createNodeApplication } from "./node-app.js";
 import { KEYVALUE_PROTO } from "../grpc/proto-files.js";
@@ -13,14 +14,15 @@ import type { LoggerHandle } from "../logging/logger.js";
  * `grpcShutdownGraceMs`, open streams end UNAVAILABLE), closes Redis, and the process exits 0
  * because nothing is left open; a second signal forces the exit (130 after SIGINT, 143 after
  * SIGTERM). bin/node imports this module only in this mode: the stdio node never loads gRPC.
+ * `observability` (tracing, metrics: NodeTelemetry) go first in the chain, as in the stdio mode.
  */
-export async function serveGrpc(config: NodeConfig & { readonly listen: string }, logs: LoggerHandle): Promise<void> {
+export async function serveGrpc(config: NodeConfig & { readonly listen: string }, logs: LoggerHandle, observability?: readonly Middleware[]): Promise<void> {
   const { logger } = logs;
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("./redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
   const host = new GrpcHost({
-    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
+    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store, observability }),
     proto: KEYVALUE_PROTO,
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
     serverOptions: { "grpc.max_receive_message_length": config.grpcMaxMessageBytes ?? 4 * 1024 * 1024, "grpc.max_send_message_length": config.grpcMaxMessageBytes ?? 4 * 1024 * 1024 },

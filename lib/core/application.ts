@@ -5,7 +5,7 @@ import { type CallContext, callInternals, HANDLER } from "./context.js";
 import { timeoutOf } from "./deadline.js";
 import { CallFrame } from "./frame.js";
 import { handlerLayer, type Layer, middlewareLayer, type Pipeline, RESOLVED } from "./layers.js";
-import type { Handler, Middleware } from "./middleware.js";
+import type { Handler, MethodNotes, Middleware } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
 import type { Send } from "./streams.js";
@@ -64,6 +64,8 @@ export class Application<S extends object = object> {
   readonly #names: string[] = [];
   readonly #layers: Layer[] = [];
   readonly #selections: (Selection | undefined)[] = [];
+  /** Each middleware's `describeMethod`, if it has one. */
+  readonly #notes: (MethodNotes | undefined)[] = [];
   #handler: Handler = unimplemented;
   #composed: ((frame: CallFrame) => Promise<void>) | undefined;
   readonly #onError: ErrorListener;
@@ -90,6 +92,8 @@ export class Application<S extends object = object> {
     const layer = middlewareLayer(selection?.middleware ?? (middleware as unknown as Middleware), name, this.#layers.length, this.#pipeline);
     this.#layers.push(selection === undefined ? layer : selectedLayer(selection.applies, layer));
     this.#selections.push(selection);
+    const notes = ((selection?.middleware ?? middleware) as { readonly describeMethod?: unknown }).describeMethod;
+    this.#notes.push(typeof notes === "function" ? (notes as MethodNotes) : undefined);
     this.#names.push(name);
     this.#composed = undefined;
     return this as unknown as Application<S & A>;
@@ -142,6 +146,11 @@ export class Application<S extends object = object> {
         const slash = name.indexOf("/");
         const chain = slash === -1 ? this.chain(name, "") : this.chain(name.slice(0, slash), name.slice(slash + 1));
         lines.push(`  ${name.padEnd(column)}  ${[...chain, HANDLER].join(" -> ")}`);
+        const ref = slash === -1 ? { service: name, method: "" } : { service: name.slice(0, slash), method: name.slice(slash + 1) };
+        this.#names.forEach((middleware, i) => {
+          const note = (this.#selections[i]?.applies ?? everyMethod)(ref) ? this.#notes[i]?.(ref) : undefined;
+          if (note !== undefined) lines.push(`  ${"".padEnd(column)}    ${middleware}: ${note}`);
+        });
       }
     }
     return `${lines.join("\n")}\n`;

@@ -52,3 +52,9 @@ export type PortableMiddleware<Needs extends object = object, Adds extends objec
 
 /** The end of the pipeline: sets `ctx.response` (and `ctx.status` for a non-OK answer). */
 export type Handler<S extends object = object> = (ctx: CallContext<S>) => Promise<void> | void;
+
+/**
+ * What a middleware says about one method for `Application.describe()` (authorize: the scopes
+ * it needs), undefined for nothing. A middleware offers it as its `describeMethod` property.
+ */
+export type MethodNotes = (method: { readonly service: string; readonly method: string }) => string | undefined;

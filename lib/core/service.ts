@@ -95,12 +95,9 @@ interface Route {
 
 /**
  * The handler that dispatches a call to its service's method; an unknown service or method,
- * or a streaming method called as another kind than its own, ends the call with UNIMPLEMENTED
- * (thrown). What the method returns goes to `ctx.response`: a message, or for a streamed
- * response the stream (see docs/streams.md). A plain function is a unary method in `kindOf()`
- * but serves any kind a host calls it as: it receives the request (an AsyncIterable when
- * streamed) and returns the response (an AsyncIterable when streamed). The router returns a
- * promise only when the method did.
+ * or a method called as another kind than its own, ends the call with UNIMPLEMENTED (thrown).
+ * A unary method answers in `ctx.response`; a streaming one's stream goes there (see
+ * docs/streams.md). It returns a promise only when the method did.
  *
  * @example
  *   app.handle(router([keyValueService(), echo]));
@@ -121,9 +118,7 @@ export function router<S extends object = object>(services: readonly ServiceDefi
   return Object.assign(function route(ctx: CallContext<S>): Promise<void> | void {
     const method = table.get(ctx.service)?.get(ctx.method);
     if (method === undefined) throw new StatusError(Status.UNIMPLEMENTED, `unknown method ${ctx.service}/${ctx.method}`);
-    // A plain function serves whatever kind its host calls it as (a gRPC host knows the kinds
-    // from its proto); a method marked streaming serves its own kind only.
-    if (method.kind !== ctx.kind && method.kind !== CallKind.UNARY) throw new StatusError(Status.UNIMPLEMENTED, `${ctx.service}/${ctx.method} is a ${method.kind} method, called as ${ctx.kind}`);
+    if (method.kind !== ctx.kind) throw new StatusError(Status.UNIMPLEMENTED, `${ctx.service}/${ctx.method} is a ${method.kind} method, called as ${ctx.kind}`);
     const response = method.handle(ctx.request, ctx as CallContext);
     if (isThenable(response)) return respondLater(ctx, response);
     ctx.response = response;

@@ -2,7 +2,9 @@ import type { Cluster, Redis } from "ioredis";
 import RateLimiterCompatibleAbstract from "rate-limiter-flexible/lib/RateLimiterCompatibleAbstract.js";
 import type RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";
 import type { Logger } from "../logging/logger.js";
+import { bucketKey } from "./bucket-key.js";
 import { type BucketOptions, bucketSettings } from "./bucket-options.js";
+import { ClusterHealth } from "./cluster-health.js";
 import { type BatchedCall, RedisBatcher } from "./redis-batcher.js";
 import { RedisHealth } from "./redis-health.js";
 import { TokenBucket } from "./token-bucket.js";
@@ -40,6 +42,8 @@ class Call implements BatchedCall, ScriptCall {
     readonly id: string | number,
     /** The Redis key. */
     readonly key: string,
+    /** The key's Cluster slot; 0 for a single Redis. */
+    readonly slot: number,
     readonly points: number,
   ) {}
 }
@@ -63,8 +67,9 @@ function adopt(resolve: Call["resolve"], reject: Call["reject"]): void {
  * RateLimiterRes (`msBeforeNext`: ms until full) or rejects with one (`msBeforeNext`: ms until
  * the points are there; Infinity when never refilled).
  *
- * Each client's state is one key, `${keyPrefix}{${client}}`: the hash tag puts it on one
- * Cluster slot, and clients spread over every shard.
+ * Each client's state is one key, `${keyPrefix}{${client}}` (an id that is not printable ASCII
+ * without braces is encoded: see {@link bucketKey}): the hash tag puts it on one Cluster slot,
+ * and clients spread over every shard.
  *
  * The calls of one event-loop turn share one Lua script run (a {@link RedisBatcher}; one per
  * slot on a Cluster, `maxBatch` calls at most), one deadline and one Redis round trip, in the
@@ -73,8 +78,10 @@ function adopt(resolve: Call["resolve"], reject: Call["reject"]): void {
  * Fail safe: when Redis is down, unreachable or does not answer a batch within
  * `timeoutMs`, each call of the batch is answered by `insuranceLimiter`, an in-memory bucket of
  * this process (so during an outage each process admits up to the full limit); a
- * {@link RedisHealth} then skips Redis, probing it now and then, until it answers again. The
- * state changes are logged, once each.
+ * {@link RedisHealth} then skips Redis, probing it now and then, until it answers again. On a
+ * Cluster there is one per shard ({@link ClusterHealth}): a dead master sends only the clients
+ * of its slots to the insurance bucket. The state changes are logged, once each. A batch that
+ * Redis refuses for its keys (not an outage) falls back alone and leaves the breaker closed.
  *
  * @example
  *   const client = await createRedisClient({ url: "redis://127.0.0.1:6379" });
@@ -87,7 +94,8 @@ export class RedisTokenBucket extends RateLimiterCompatibleAbstract {
   readonly capacity: number;
   readonly refillPerSecond: number;
   readonly insuranceLimiter: RateLimiterCompatibleAbstract;
-  readonly health: RedisHealth;
+  /** The breaker(s) deciding whether a call tries Redis: a RedisHealth, or one per shard on a Cluster. */
+  readonly health: RedisHealth | ClusterHealth;
   readonly #client: Redis | Cluster;
   readonly #batcher: RedisBatcher<Call, number[]>;
   readonly #capacity: string;
@@ -107,13 +115,14 @@ export class RedisTokenBucket extends RateLimiterCompatibleAbstract {
     this.#capacity = String(capacity);
     this.#perMs = String(refillPerSecond / 1000);
     this.#client = client;
-    this.health = new RedisHealth({ probeEveryMs, ...(options.logger === undefined ? {} : { logger: options.logger }) }).watch(client);
+    const healthOptions = { probeEveryMs, ...(options.logger === undefined ? {} : { logger: options.logger }) };
+    this.health = client.isCluster ? new ClusterHealth(client as Cluster, healthOptions) : new RedisHealth(healthOptions).watch(client);
     this.#batcher = new RedisBatcher<Call, number[]>({ client, health: this.health, timeoutMs, maxBatch, send: this.#send, answer, fallBack: this.#fallBack });
   }
 
   /** The Redis key of `key`'s bucket. */
   keyOf(key: string | number): string {
-    return `${this.keyPrefix}{${key}}`;
+    return bucketKey(this.keyPrefix, key);
   }
 
   /** Takes `points` tokens from `key`'s bucket, or rejects with a RateLimiterRes without taking any. */
@@ -152,18 +161,22 @@ export class RedisTokenBucket extends RateLimiterCompatibleAbstract {
    * calls of its turn.
    */
   override async delete(key: string | number): Promise<boolean> {
-    const [inRedis, inMemory] = await Promise.all([this.#queue("delete", key, 0) as Promise<boolean>, this.insuranceLimiter.delete(key)]);
-    return inRedis || inMemory;
+    const redisKey = bucketKey(this.keyPrefix, key);
+    const inRedis = this.#queue("delete", key, redisKey, this.health.slotOf(redisKey), 0) as Promise<boolean>;
+    const [fromRedis, inMemory] = await Promise.all([inRedis, this.insuranceLimiter.delete(key)]);
+    return fromRedis || inMemory;
   }
 
   /** `op` on `key` in Redis with the calls of this turn, or from the insurance bucket while Redis is skipped. */
-  #run(op: BucketOp, key: string | number, points: number): Promise<RateLimiterRes | boolean | null> {
-    if (!this.health.shouldTry()) return this.#insurance(op, key, points);
-    return this.#queue(op, key, points);
+  #run(op: BucketOp, id: string | number, points: number): Promise<RateLimiterRes | boolean | null> {
+    const key = bucketKey(this.keyPrefix, id);
+    const slot = this.health.slotOf(key);
+    if (!this.health.healthOf(slot).shouldTry()) return this.#insurance(op, id, points);
+    return this.#queue(op, id, key, slot, points);
   }
 
-  #queue(op: BucketOp, key: string | number, points: number): Promise<RateLimiterRes | boolean | null> {
-    const call = new Call(op, key, this.keyOf(key), points);
+  #queue(op: BucketOp, id: string | number, key: string, slot: number, points: number): Promise<RateLimiterRes | boolean | null> {
+    const call = new Call(op, id, key, slot, points);
     adopting = call;
     const promise = new Promise(adopt);
     this.#batcher.add(call);

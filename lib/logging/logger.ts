@@ -22,12 +22,15 @@ export interface LoggerHandle {
 
 /**
  * A pino logger writing JSON lines to stderr (or `destination`, a file descriptor or path)
- * through an asynchronous, batched {@link LogSink}, so logging never blocks a call.
+ * through an asynchronous, batched {@link LogSink}, so logging never blocks a call. A `mixin`
+ * (pino's) adds its fields to every line, e.g. `traceLogFields` for `trace_id` and `span_id`.
  */
-export function createLogger(options: { level?: LogLevel; destination?: number | string } = {}): LoggerHandle {
+export function createLogger(options: { level?: LogLevel; destination?: number | string; mixin?: (() => object) | undefined } = {}): LoggerHandle {
   const sink = new LogSink({ destination: options.destination ?? 2 });
-  const logger = pino({ level: options.level ?? "info", base: { pid: process.pid } }, sink);
-  plainLoggers.add(logger);
+  const mixin = options.mixin;
+  const logger = pino({ level: options.level ?? "info", base: { pid: process.pid }, ...(mixin === undefined ? {} : { mixin }) }, sink);
+  // A mixin adds fields to every line: such a logger formats its own lines (see infoLineWriter).
+  if (mixin === undefined) plainLoggers.add(logger);
   return {
     logger,
     flush() {

@@ -12,6 +12,9 @@ export type InfoLineValue = string | number | boolean | undefined;
 export type WriteInfoLine = (values: readonly InfoLineValue[]) => void;
 
 const INFO = 30;
+const NOTHING: ReadonlySet<string> = new Set();
+const CENSORED = "[REDACTED]";
+const CENSORED_TEXT = JSON.stringify(CENSORED);
 const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
 
 /** A pino logger's state under its documented integration symbols (`pino.symbols`). */
@@ -70,19 +73,22 @@ function jsonString(s: string): string {
  * bindings, the fields, the message) and handed to its stream (measured: pino's generic
  * formatting of an object, a `for...in` over it, a type switch and a key quoted per field,
  * costs about a tenth of bin/node's CPU time at one line per call). Any other logger (a child, a
- * user's pino with serializers or redaction, something else) gets `logger.info()`.
+ * user's pino with serializers or redaction, something else) gets `logger.info()`. A field named
+ * in `censored` (or every field, for "*") is written as "[REDACTED]" whatever its value, in
+ * both, so that logging()'s `redact` paths hold for this line too.
  *
  * @example
  *   const write = infoLineWriter(logger, "call", ["service", "status", "ms"]);
  *   write(["KeyValue", "OK", 0.041]); // {"level":30,"time":...,"pid":...,"service":"KeyValue","status":"OK","ms":0.041,"msg":"call"}
  */
-export function infoLineWriter(logger: Logger, msg: string, keys: readonly string[]): WriteInfoLine {
+export function infoLineWriter(logger: Logger, msg: string, keys: readonly string[], censored: ReadonlySet<string> | "*" = NOTHING): WriteInfoLine {
+  const hidden = keys.map((key) => censored === "*" || censored.has(key));
   if (!isPlainPino(logger)) {
     return (values) => {
       const fields: Record<string, InfoLineValue> = {};
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i] as string;
-        if (values[i] !== undefined) fields[key] = values[i];
+        if (values[i] !== undefined) fields[key] = hidden[i] === true ? CENSORED : values[i];
       }
       logger.info(fields, msg);
     };
@@ -116,6 +122,10 @@ export function infoLineWriter(logger: Logger, msg: string, keys: readonly strin
     let line = levelPrefix + stamp + bindings;
     for (let i = 0; i < quotedKeys.length; i++) {
       const value = values[i];
+      if (hidden[i] === true) {
+        if (value !== undefined) line += quotedKeys[i] + CENSORED_TEXT;
+        continue;
+      }
       switch (typeof value) {
         case "string":
           line += quotedKeys[i] + jsonString(value);

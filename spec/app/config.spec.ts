@@ -19,7 +19,7 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, gRPC, --describe). */
+/** The defaults of the settings these specs do not set (Redis, gRPC, metrics, --describe, policy). */
 const OTHER_DEFAULTS = {
   listen: undefined,
   grpcMaxMessageBytes: 4 * 1024 * 1024,
@@ -29,7 +29,24 @@ const OTHER_DEFAULTS = {
   redisKeyPrefix: "rpci:",
   redisCommandTimeoutMs: 100,
   kvStore: "memory",
+  metricsListen: undefined,
   describe: false,
+  jwtJwks: undefined,
+  jwtSecret: undefined,
+  jwtPublicKey: undefined,
+  jwtIssuer: undefined,
+  jwtAudience: undefined,
+  jwtAlgorithms: undefined,
+  jwtClockToleranceSeconds: 5,
+  jwtJwksAllowHttpLoopback: false,
+  policy: undefined,
+  publicMethods: undefined,
+  faultsFromMetadata: false,
+  wireRetryAfter: false,
+  configFile: undefined,
+  rateLimits: undefined,
+  faults: undefined,
+  redact: undefined,
 } as const;
 
 describe("loadConfig()", () => {

@@ -23,7 +23,7 @@ import { failureOf, statusOf, type WireStatus } from "./answer.js";
 import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
 import { GrpcCallContext, type MethodKind } from "./grpc-call-context.js";
 import { addressWithoutPort, incomingMetadata, incomingOverLimits } from "./incoming.js";
-import { drained, readAll } from "./message-streams.js";
+import { readAll, sender } from "./message-streams.js";
 
 /** Receives host events and what went wrong outside the pipeline (a response stream that failed). */
 export type GrpcHostLogger = Pick<Logger, "info" | "warn" | "error">;
@@ -92,10 +92,8 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown,
  * in every host; two served services with one short name are refused at construction.
  *
  * Unary and client-streaming methods answer with `ctx.response` (a client stream arrives as an
- * AsyncIterable `ctx.request`); for server-streaming and bidi methods the application's pipeline
- * pulls the handler's stream and hands each message to the host (`app.run(ctx, send)`, see
- * docs/streams.md), which writes it with back-pressure, and `app.run()` resolves once the stream
- * has ended, so the middleware see the whole call; the host then ends it with the status. Beside
+ * AsyncIterable `ctx.request`); server-streaming and bidi methods write the AsyncIterable
+ * `ctx.response` with back-pressure (see {@link writeAll}) once `app.run()` has returned. Beside
  * the services it serves grpc.health.v1 and server reflection, outside the application (no
  * token). {@link shutdown} stops it gracefully.
  *
@@ -246,19 +244,19 @@ export class GrpcHost {
       }).catch(failed);
       return;
     }
+    // A streamed response goes out message by message while the pipeline runs (the core pulls
+    // the next one once the last is written), so `await next()` spans the whole stream.
     const stream = call as ServerWritableStream<unknown, unknown>;
     let headersSent = false;
-    // The pipeline's pump calls this once per response message and pulls the next only when it
-    // has settled: at a full buffer (grpc-js's highWaterMark, 16 messages), after 'drain'.
-    const send = (message: unknown): Promise<void> | undefined => {
-      if (!headersSent) headersSent = this.#sendHeaders(stream, ctx);
-      return stream.write(message) ? undefined : drained(stream);
+    const sendHeaders = (): void => {
+      if (headersSent) return;
+      headersSent = true;
+      const headers = ctx.responseHeadersIfAny;
+      if (headers !== undefined) stream.sendMetadata(headers);
     };
-    this.#app.run(ctx, send).then(() => {
-      if (!headersSent) this.#sendHeaders(stream, ctx);
-      const failure = failureOf(ctx);
-      if (failure !== undefined) this.#refuse(stream, failure);
-      else stream.end(ctx.trailersIfAny);
+    this.#app.run(ctx, sender(stream, sendHeaders)).then(() => {
+      sendHeaders();
+      this.#endStream(stream, ctx);
       finish();
     }).catch(failed);
   }
@@ -279,10 +277,10 @@ export class GrpcHost {
     else callback(null, ctx.response ?? {}, ctx.trailersIfAny);
   }
 
-  /** Sends the response headers a middleware set, if any; true once done. */
-  #sendHeaders(stream: ServerWritableStream<unknown, unknown>, ctx: GrpcCallContext): boolean {
-    const headers = ctx.responseHeadersIfAny;
-    if (headers !== undefined) stream.sendMetadata(headers);
-    return true;
+  /** Ends a server-streaming or bidi call whose messages have been sent: its status and trailers. */
+  #endStream(stream: ServerWritableStream<unknown, unknown>, ctx: GrpcCallContext): void {
+    const failure = failureOf(ctx);
+    if (failure !== undefined) this.#refuse(stream, failure);
+    else stream.end(ctx.trailersIfAny);
   }
 }

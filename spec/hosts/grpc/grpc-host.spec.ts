@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { Application } from "../../../lib/core/application.js";
 import type { CallContext } from "../../../lib/core/context.js";
 import type { Next } from "../../../lib/core/middleware.js";
-import { defineService, router } from "../../../lib/core/service.js";
+import { bidi, clientStream, defineService, router, serverStream } from "../../../lib/core/service.js";
 import { Status } from "../../../lib/core/status.js";
 import { StatusError } from "../../../lib/core/status-error.js";
 import { when } from "../../../lib/core/when.js";
@@ -39,7 +39,7 @@ function testApp() {
       return { key, value: `value of ${key}`, found: true };
     },
     Delete: (request: unknown) => ({ key: (request as { key: string }).key, deleted: false }),
-    Scan(request: unknown) {
+    Scan: serverStream((request: unknown) => {
       const { prefix, limit } = request as { prefix: string; limit: number };
       return (async function* scan() {
         try {
@@ -51,28 +51,28 @@ function testApp() {
           stream.finished = true;
         }
       })();
-    },
-    Watch(_request: unknown, ctx: CallContext) {
+    }),
+    Watch: serverStream((_request: unknown, ctx: CallContext) => {
       return (async function* watch() {
         aborts.push(await until(ctx.signal!));
         yield* [];
       })();
-    },
-    async PutMany(request: unknown, ctx: CallContext) {
+    }),
+    PutMany: clientStream(async (request: unknown, ctx: CallContext) => {
       let written = 0;
       for await (const item of request as AsyncIterable<{ key: string; value: string }>) {
         if (item.key === "slow") aborts.push(await until(ctx.signal!));
         if (item.key !== "") written++;
       }
       return { written };
-    },
-    Batch(request: unknown) {
+    }),
+    Batch: bidi((request: unknown) => {
       return (async function* batch() {
         for await (const operation of request as AsyncIterable<{ op: string; get?: { key: string } }>) {
           yield operation.op === "get" ? { code: 0, get: { key: operation.get!.key, value: "v", found: true } } : { code: 3 };
         }
       })();
-    },
+    }),
   });
   const app = new Application({ onError: () => {} })
     .use(async function capture(ctx: CallContext, next: Next) {
