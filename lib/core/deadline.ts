@@ -13,22 +13,31 @@ const TIMEOUT = /^([0-9]{1,8})([HMSmun])$/;
 
 /**
  * The budget of a `grpc-timeout` value in milliseconds (gRPC's HTTP/2 protocol: `100m` is
- * 100 ms, `2S` two seconds, `1H` an hour, `500u` 0.5 ms); undefined for anything else, spaces
- * and signs included.
+ * 100 ms, `2S` two seconds, `1H` an hour, `500u` 0.5 ms). Anything else, spaces and signs
+ * included, is INVALID_ARGUMENT.
  *
  * @example
- *   readTimeout("250m"); // 250
+ *   parseTimeout("250m"); // 250
  */
-export function readTimeout(text: string): number | undefined {
-  const match = TIMEOUT.exec(text);
-  return match === null ? undefined : Number(match[1]) * (UNIT_MS[match[2] as string] as number);
-}
-
-/** {@link readTimeout}, for a server: anything but gRPC's format is INVALID_ARGUMENT. */
 export function parseTimeout(text: string): number {
-  const ms = readTimeout(text);
+  const ms = budgetOf(text);
   if (ms === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `malformed ${TIMEOUT_KEY}: ${JSON.stringify(text.slice(0, 32))}`);
   return ms;
+}
+
+/**
+ * The budget of a `grpc-timeout` value in ms, or undefined when it is absent or malformed: for
+ * those who read a deadline without judging the call (`propagate()`, a client transport reading
+ * what its caller set); a server refuses a malformed one in {@link timeoutOf}.
+ *
+ * @example
+ *   budgetOf("742m"); // 742
+ *   budgetOf("1s");   // undefined (the unit is S)
+ */
+export function budgetOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = TIMEOUT.exec(text);
+  return match === null ? undefined : Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }
 
 /**

@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { parseTimeout, readTimeout, timeoutOf } from "../../lib/core/deadline.js";
+import { budgetOf, parseTimeout, timeoutOf } from "../../lib/core/deadline.js";
 import { Metadata } from "../../lib/core/metadata.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
+import { encodeTimeout } from "../../lib/client/deadline.js";
 
 describe("parseTimeout(text)", () => {
   it("reads gRPC's TimeoutValue and TimeoutUnit into milliseconds", () => {
@@ -17,17 +18,24 @@ describe("parseTimeout(text)", () => {
   });
 });
 
-describe("readTimeout(text)", () => {
-  it("reads gRPC's format in every unit, and nothing else", () => {
-    expect(["1H", "2M", "3S", "250m", "1500u", "2000000n"].map(readTimeout)).to.deep.equal([3_600_000, 120_000, 3000, 250, 1.5, 2]);
-    for (const bad of ["", "10", "1s", "-1S", "123456789S", "1.5S"]) expect(readTimeout(bad), bad).to.equal(undefined);
-  });
-});
-
 describe("timeoutOf(metadata)", () => {
   it("reads grpc-timeout in any case; undefined without one", () => {
     expect(timeoutOf(new Metadata({ "grpc-timeout": "5S" }))).to.equal(5000);
     expect(timeoutOf(new Metadata({ "Grpc-Timeout": "7m" }))).to.equal(7);
     expect(timeoutOf(new Metadata({ authorization: "Bearer t" }))).to.equal(undefined);
+  });
+});
+
+describe("budgetOf(text)", () => {
+  it("reads every unit of gRPC's format", () => {
+    expect(["1H", "2M", "3S", "742m", "5000u", "7000000n"].map(budgetOf)).to.deep.equal([3_600_000, 120_000, 3000, 742, 5, 7]);
+  });
+
+  it("reads back what the client sends", () => {
+    for (const ms of [1, 999, 123_456_789, 5e9]) expect(budgetOf(encodeTimeout(ms))).to.be.at.least(ms);
+  });
+
+  it("is undefined for a missing or malformed value (more than 8 digits, no unit, a sign, a fraction)", () => {
+    expect([undefined, "", "100", "123456789m", "-1S", "1.5S", "1s", " 1S"].map(budgetOf)).to.deep.equal(Array(8).fill(undefined));
   });
 });

@@ -20,3 +20,5 @@ describe("statusNameOf(code)", () => {
     expect([17, -1, 1.5].map(statusNameOf)).to.deep.equal(["UNKNOWN", "UNKNOWN", "UNKNOWN"]);
   });
 });
+
+
