@@ -11,8 +11,10 @@ const END_OF_INPUT = "end of input";
  * bin/node: stdin lines -> StdioHost -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
- * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
- * after SIGTERM. A reader that closes stdout stops the node: one log line, exit 0.
+ * exit 0 because nothing is left open). Only a second signal forces the exit (130 after SIGINT,
+ * 143 after SIGTERM); end of input followed by one signal is still the clean end. A signal
+ * during the Redis connect wait at start stops the node before it reads anything, with a log
+ * line. A reader that closes stdout stops the node: one log line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -37,10 +39,35 @@ async function main(): Promise<void> {
     logs.flush();
     return;
   }
+
+  // Signals are handled from here on, the Redis connect wait included. The first one asks for
+  // the clean stop (`onFirstSignal`, which serving replaces); only a second one forces the exit.
+  let signalled: NodeJS.Signals | undefined;
+  let onFirstSignal = (signal: NodeJS.Signals): void => logger.info({ signal }, "signal while connecting to Redis; stopping when the wait ends");
+  function onSignal(signal: NodeJS.Signals): void {
+    if (signalled === undefined) {
+      signalled = signal;
+      onFirstSignal(signal);
+      return;
+    }
+    logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
+    logs.flush();
+    // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
+    process.exit(128 + (os.constants.signals[signal] ?? 0));
+  }
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
   // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
+  if (signalled !== undefined) {
+    await redis?.close();
+    logger.info({ reason: signalled, lines: 0, calls: 0 }, "stopped");
+    logs.flush();
+    return;
+  }
   const stdin = process.stdin;
   const stdout = process.stdout;
   let outputClosed = false;
@@ -109,18 +136,12 @@ async function main(): Promise<void> {
       // flushing to a slow reader a second signal must still force the exit.
     });
   }
-  function onSignal(signal: NodeJS.Signals): void {
-    if (stopping) {
-      // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
-      logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
-      logs.flush();
-      process.exit(128 + (os.constants.signals[signal] ?? 0));
-    }
-    stop(signal);
-  }
+  onFirstSignal = (signal) => {
+    // After end of input the stop is under way already: a signal now is the first, not the second.
+    if (stopping) logger.info({ signal }, "signal while stopping; answering every call read, a second signal forces the exit");
+    else stop(signal);
+  };
   stdin.on("end", () => stop(END_OF_INPUT));
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
   // A REDIS_URL may carry a password: never logged, like the tokens.
   const redisUrl = config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl);
   logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
