@@ -1,20 +1,24 @@
 import os from "node:os";
 import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/app/config.js";
+import { LineOutput } from "../lib/hosts/stdio/line-output.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../lib/app/node-app.js";
 
 const END_OF_INPUT = "end of input";
+/** How long a forced exit waits for the reader to take the rest of a line it holds part of. */
+const TORN_LINE_WAIT_MS = 500;
 
 /**
  * bin/node: stdin lines -> StdioHost -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
  * exit 0 because nothing is left open). Only a second signal forces the exit (130 after SIGINT,
- * 143 after SIGTERM); end of input followed by one signal is still the clean end. A signal
- * during the Redis connect wait at start stops the node before it reads anything, with a log
- * line. A reader that closes stdout stops the node: one log line, exit 0.
+ * 143 after SIGTERM), leaving whole lines on stdout; end of input followed by one signal is
+ * still the clean end. A signal during the Redis connect wait at start stops the node before
+ * it reads anything, with a log line. A reader that closes stdout stops the node: one log
+ * line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -43,6 +47,7 @@ async function main(): Promise<void> {
   // Signals are handled from here on, the Redis connect wait included. The first one asks for
   // the clean stop (`onFirstSignal`, which serving replaces); only a second one forces the exit.
   let signalled: NodeJS.Signals | undefined;
+  let output: LineOutput | undefined;
   let onFirstSignal = (signal: NodeJS.Signals): void => logger.info({ signal }, "signal while connecting to Redis; stopping when the wait ends");
   function onSignal(signal: NodeJS.Signals): void {
     if (signalled === undefined) {
@@ -50,7 +55,9 @@ async function main(): Promise<void> {
       onFirstSignal(signal);
       return;
     }
-    logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
+    // Lines not begun are dropped; a line the reader holds part of is finished first if it can be.
+    const whole = output?.abandon(Date.now() + TORN_LINE_WAIT_MS) ?? true;
+    logger.warn({ signal, ...(whole ? {} : { lastLineCut: true }) }, "second signal; exiting now, replies not yet written are lost");
     logs.flush();
     // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
     process.exit(128 + (os.constants.signals[signal] ?? 0));
@@ -70,13 +77,20 @@ async function main(): Promise<void> {
   }
   const stdin = process.stdin;
   const stdout = process.stdout;
-  let outputClosed = false;
   let stopping = false;
 
+  const lines = new LineOutput(stdout, {
+    fd: 1,
+    onDrain: () => {
+      host.outbox.resumeWriting(); // only the output's drain ends congestion
+      resumeIfReady();
+    },
+  });
+  output = lines;
   const host = new StdioHost({
     app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
     logger,
-    write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
+    write: (chunk) => lines.write(chunk),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
   });
   const reader = new LineReader({
@@ -87,10 +101,10 @@ async function main(): Promise<void> {
 
   // Flow control: stdin pauses while more than maxInFlight calls await their reply or stdout
   // refuses writes, and resumes from an event, never a poll: the outbox says when the calls in
-  // flight are down to half, stdout's 'drain' when it has room again.
+  // flight are down to half, the output's drain when stdout has taken what it held.
   const lowWater = Math.floor(config.maxInFlight / 2);
   const resumeIfReady = (): void => {
-    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // 'drain' calls again
+    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // the drain calls again
     if (host.outbox.pending > lowWater) host.outbox.whenPendingAtMost(lowWater, resumeIfReady);
     else stdin.resume();
   };
@@ -101,13 +115,11 @@ async function main(): Promise<void> {
       resumeIfReady();
     }
   });
-  stdout.on("drain", () => {
-    host.outbox.resumeWriting(); // only 'drain' ends congestion
-    resumeIfReady();
-  });
+  let outputClosed = false;
   stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (outputClosed) return;
     outputClosed = true;
+    lines.stop();
     logger.warn({ code: error.code }, "stdout closed by the reader; stopping");
     stop("stdout closed");
   });
