@@ -4,6 +4,7 @@ import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "../../
 import type { Logger } from "../../logging/logger.js";
 import { type Body, Outbox } from "./outbox.js";
 import { stringListDumper } from "./python-json.js";
+import { replyIdOf } from "./msg-id.js";
 import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
 import { Status } from "../../core/status.js";
@@ -31,16 +32,6 @@ function isEnvelope(msg: unknown): msg is Envelope {
 }
 
 const asString = (value: unknown): string => (typeof value === "string" ? value : "");
-
-/**
- * The msg_id a reply can carry as its in_reply_to: a finite number or a string, echoed as is.
- * Anything else (null, a boolean, an object, an array, a number too large for a double) is not
- * answered: echoing an object means serialising it, which a deeply nested one turns into a stack
- * overflow, and 1e400 parses to Infinity, which no JSON parser reads back.
- */
-function replyIdOf(msgId: unknown): number | string | undefined {
-  return (typeof msgId === "number" && Number.isFinite(msgId)) || typeof msgId === "string" ? msgId : undefined;
-}
 
 /** A message type for the error text and the log, whatever JSON value it is; never throws. */
 function typeText(type: unknown): string {
@@ -105,18 +96,25 @@ export class StdioHost {
       return;
     }
     try {
-      this.handleMessage(msg, lineNo);
+      this.handleMessage(msg, lineNo, line);
     } catch (error) {
       // A bug must cost one message, not the process and every reply still in the outbox.
       this.#logger.error({ line: lineNo, err: error }, "internal error handling a message; skipped");
     }
   };
 
-  /** Handles one envelope. */
-  handleMessage(msg: Envelope, lineNo = 0): void {
+  /**
+   * Handles one envelope. Its `line`, when given, is where the msg_id's token is read to echo
+   * it as Python prints it; without it a number is echoed as JavaScript holds it.
+   *
+   * Only a finite number or a string msg_id is answered: echoing an object means serialising
+   * it, which a deeply nested one turns into a stack overflow, and 1e400 parses to Infinity,
+   * which no JSON parser reads back.
+   */
+  handleMessage(msg: Envelope, lineNo = 0, line?: string): void {
     const body = msg.body;
     const msgId = body["msg_id"];
-    const inReplyTo = replyIdOf(msgId);
+    const inReplyTo = replyIdOf(msgId, line);
     const src = this.#nodeId ?? asString(msg.dest);
     if (msgId === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
     else if (inReplyTo === undefined) this.#logger.warn({ line: lineNo }, "msg_id is not a finite number or a string; no reply will be sent");
