@@ -5,6 +5,7 @@ import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
 import { createNodeApplication } from "../lib/app/node-app.js";
+import { auth } from "../middleware/auth.js";
 
 const END_OF_INPUT = "end of input";
 /** How long a forced exit waits for the reader to take the rest of a line it holds part of. */
@@ -92,6 +93,8 @@ async function main(): Promise<void> {
     logger,
     write: (chunk) => lines.write(chunk),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
+    // A call over the metadata limits meets auth first: without a valid token it is UNAUTHENTICATED.
+    checkBeforeLimits: auth({ tokens: config.authTokens }),
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,

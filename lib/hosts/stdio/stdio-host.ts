@@ -8,6 +8,8 @@ import { replyIdOf } from "./msg-id.js";
 import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
 import { Status } from "../../core/status.js";
+import { StatusError } from "../../core/status-error.js";
+import type { Middleware } from "../../core/middleware.js";
 
 /** Options of {@link StdioHost}. */
 export interface StdioHostOptions {
@@ -21,6 +23,12 @@ export interface StdioHostOptions {
    * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
    */
   readonly limits?: CallLimits;
+  /**
+   * The credential check that comes before the limits (bin/node passes its `auth`): a call
+   * over the limits that it refuses is answered as the pipeline would (`interceptor_failed`
+   * naming it, counted in the stats as its failure), not RESOURCE_EXHAUSTED. Default none.
+   */
+  readonly checkBeforeLimits?: Middleware;
 }
 
 type Envelope = { readonly src: string; readonly dest?: unknown; readonly body: Record<string, unknown> };
@@ -56,6 +64,7 @@ export class StdioHost {
   readonly #app: Application;
   readonly #logger: Logger;
   readonly #limits: CallLimits;
+  readonly #checkBeforeLimits: Middleware | undefined;
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
 
@@ -63,6 +72,7 @@ export class StdioHost {
     this.#app = options.app;
     this.#logger = options.logger;
     this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
+    this.#checkBeforeLimits = options.checkBeforeLimits;
     this.outbox = new Outbox({
       write: options.write,
       onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
@@ -132,10 +142,8 @@ export class StdioHost {
           this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
           return;
         }
-        // Refused at the door, as a gRPC server refuses oversized metadata: no interceptor ran.
-        ctx.status = Status.RESOURCE_EXHAUSTED;
         this.#logger.warn({ line: lineNo, client: msg.src.slice(0, 200), over }, "call refused: metadata over the limits");
-        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall);
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#refuseOverLimits(ctx));
         return;
       }
       case "grpc_interceptor_stats":
@@ -167,6 +175,27 @@ export class StdioHost {
     }
     this.#nodeId = nodeId;
     this.#nodeIds = Array.isArray(nodeIds) ? nodeIds.filter((id): id is string => typeof id === "string") : [];
+  }
+
+  /**
+   * A call over the metadata limits: the credential check first (so that a caller without a
+   * valid token is UNAUTHENTICATED and counted as such, as for any other call), then refused at
+   * the door, as a gRPC server refuses oversized metadata: RESOURCE_EXHAUSTED, no interceptor
+   * applied, nothing else of the pipeline run.
+   */
+  async #refuseOverLimits(ctx: CallContext): Promise<void> {
+    const check = this.#checkBeforeLimits;
+    if (check !== undefined) {
+      try {
+        await check(ctx, () => Promise.resolve());
+      } catch (thrown) {
+        const error = StatusError.from(thrown);
+        ctx.failure = { at: check.name, error, thrown, threw: true };
+        ctx.status = error.code;
+        return;
+      }
+    }
+    ctx.status = Status.RESOURCE_EXHAUSTED;
   }
 
   readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
