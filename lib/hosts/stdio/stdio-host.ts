@@ -39,6 +39,8 @@ function isEnvelope(msg: unknown): msg is Envelope {
   return typeof src === "string" && body !== null && typeof body === "object" && !Array.isArray(body);
 }
 
+const BYTE_ORDER_MARK = 0xfeff;
+
 const asString = (value: unknown): string => (typeof value === "string" ? value : "");
 
 /** A message type for the error text and the log, whatever JSON value it is; never throws. */
@@ -89,8 +91,12 @@ export class StdioHost {
     return this.#nodeIds;
   }
 
-  /** Handles one input line; bad lines are logged with their number and skipped. */
-  readonly handleLine = (line: string, lineNo: number): void => {
+  /**
+   * Handles one input line; bad lines are logged with their number and skipped. A UTF-8 byte
+   * order mark before the first line (what some editors and Windows tools write) is dropped.
+   */
+  readonly handleLine = (text: string, lineNo: number): void => {
+    const line = lineNo === 1 && text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text;
     let msg: unknown;
     try {
       msg = JSON.parse(line);
