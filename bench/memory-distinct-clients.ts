@@ -1,5 +1,5 @@
 /**
- * A million calls from a million distinct clients through the real bin/node (issue 7): the rate
+ * A million calls from a million distinct clients through the real bin/node: the rate
  * limiter keeps a bucket per client, so without its idle drop and maxKeys bound the node's
  * memory would grow with every new client. Prints the node's RSS as the calls go through and
  * exits 1 unless every call was answered and RSS stayed flat (the second half's peak within

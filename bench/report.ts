@@ -59,7 +59,7 @@ export interface Target {
   readonly met: boolean | undefined;
 }
 
-/** The issue-6 targets, judged on these results. */
+/** The performance targets, judged on these results. */
 export function targets(r: Results): Target[] {
   const row = (key: Row["key"]): Row | undefined => r.rows.find((candidate) => candidate.key === key);
   const floor = row("floor");
@@ -122,7 +122,7 @@ export function markdown(r: Results, chartFile: string): string {
     );
   }
   for (const note of r.notes) lines.push("", `Note: ${note}`);
-  lines.push("", "## Targets (issue 6)", "", "| target | limit | measured | met |", "|---|---|---:|---|");
+  lines.push("", "## Targets", "", "| target | limit | measured | met |", "|---|---|---:|---|");
   for (const t of targets(r)) lines.push(`| ${t.what} | ${t.limit} | ${t.measured} | ${t.met === undefined ? "not measured" : t.met ? "yes" : "**no**"} |`);
   lines.push("", "## Startup: spawn to the first output line", "");
   lines.push(`Median of ${r.startup.reps} alternating runs: \`bin/node\` to \`init_ok\` (init written at once) ${ms(r.startup.nodeMs)} ms; a bare \`node -e\` script printing a line ${ms(r.startup.bareMs)} ms; ratio ${x(r.startup.nodeMs / r.startup.bareMs)}.`);

@@ -5,17 +5,19 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { barChart } from "./chart.js";
+import { jwtBench, jwtMarkdown } from "./jwt.js";
 import { HAVE_GNU_TIME, median, type Program, type RunResult, runOnce, runSampled } from "./measure.js";
 import { pacedLatency, timeToFirstLine } from "./paced.js";
 import { haveRedisServer, type PrivateRedis, startRedis } from "./redis.js";
 import { type Growth, markdown, type Results, type Row, targets } from "./report.js";
+import { observabilityCost, observabilityMarkdown } from "./observability.js";
 
 /**
  * `npm run bench [-- --quick]`: bin/node against the floor and the Python peer on the standard
  * workload, side by side in one run (see bench/README.md). Writes bench/results.md and
  * bench/ratios.svg (a --quick run writes under bench/out/ instead).
  */
-const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--shared DIR]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--skip-observability] [--shared DIR] [--grpc] [--jwt]`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN_NODE = join(ROOT, "bin/node");
@@ -42,7 +44,10 @@ function options() {
         "skip-redis": { type: "boolean", default: false },
         "skip-python": { type: "boolean", default: false },
         "skip-1m": { type: "boolean", default: false },
+        "skip-observability": { type: "boolean", default: false },
         shared: { type: "string" },
+        grpc: { type: "boolean", default: false },
+        jwt: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -66,11 +71,15 @@ function options() {
     redis: !values["skip-redis"],
     python: !values["skip-python"],
     million: !quick && !values["skip-1m"],
+    observability: !values["skip-observability"],
     shared,
     startupReps: quick ? 5 : 15,
     latencyCalls: quick ? 5_000 : 25_000,
     ratePerSec: 5_000,
+    /** Run only the JWT section (bench/jwt.ts). */
+    jwtOnly: values.jwt === true,
     argv: process.argv.slice(2),
+    grpc: values.grpc === true,
   };
 }
 
@@ -106,6 +115,16 @@ interface Contender {
 
 async function main(): Promise<void> {
   const opts = options();
+  if (opts.grpc) {
+    // The gRPC section alone (bench/grpc.ts): its own servers and load, written to bench/out/grpc.md.
+    const { grpcBench, QUICK_GRPC } = await import("./grpc.js");
+    process.stdout.write(await grpcBench(QUICK_GRPC, say));
+    return;
+  }
+  if (opts.jwtOnly) {
+    process.stdout.write(await jwtSection(opts.quick));
+    return;
+  }
   const gen = join(opts.shared, "bench/gen.js");
   const floorScript = join(opts.shared, "bench/floor-batched.js");
   const peerScript = join(opts.shared, "bench/peer_python.py");
@@ -132,7 +151,7 @@ async function main(): Promise<void> {
     if (opts.redis) {
       const help = spawnSync(BIN_NODE, ["--help"], { encoding: "utf8" }).stdout;
       if (!help.includes("REDIS_URL")) {
-        notes.push("bin/node (Redis limiter) skipped: this build of bin/node does not support REDIS_URL (its --help does not mention it); the Redis limiter lands from issue 3.");
+        notes.push("bin/node (Redis limiter) skipped: this build of bin/node does not support REDIS_URL (its --help does not mention it).");
       } else if (!haveRedisServer()) {
         notes.push("bin/node (Redis limiter) skipped: no redis-server on the PATH.");
       } else {
@@ -253,21 +272,33 @@ async function main(): Promise<void> {
       latency,
       growth,
     };
+    // In-process cost of tracing() and metrics() per call (bench/observability.ts), appended as a section.
+    const observabilityOptions = { calls: opts.quick ? 20_000 : 100_000, rounds: opts.quick ? 3 : 5 };
+    if (opts.observability) say("bench: observability middleware, in process");
+    const observability = opts.observability ? observabilityMarkdown(observabilityCost(observabilityOptions), observabilityOptions) : "";
     const outDir = opts.quick ? join(ROOT, "bench/out") : join(ROOT, "bench");
     mkdirSync(join(ROOT, "bench/out"), { recursive: true });
     const suffix = opts.quick ? "-quick" : "";
     const chartFile = join(outDir, `ratios${suffix}.svg`);
     const reportFile = join(outDir, `results${suffix}.md`);
     writeFileSync(chartFile, chart(results));
-    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)));
+    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)) + observability + "\n" + (await jwtSection(opts.quick)));
     writeFileSync(join(ROOT, `bench/out/results${suffix}.json`), JSON.stringify(results, null, 2) + "\n");
-    process.stdout.write(markdown(results, relative(outDir, chartFile)));
+    process.stdout.write(markdown(results, relative(outDir, chartFile)) + observability);
     say(`bench: wrote ${relative(ROOT, reportFile)} and ${relative(ROOT, chartFile)}`);
     if (targets(results).some((t) => t.met === false)) say("bench: some targets were missed (see the Targets table)");
   } finally {
     await redis?.stop();
     if (!keep) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The JWT section's table (bench/jwt.ts): 20,000 calls a round, 5 rounds (quick: 5,000 and 3). */
+async function jwtSection(quick: boolean): Promise<string> {
+  const [calls, rounds] = quick ? [5_000, 3] : [20_000, 5];
+  const text = jwtMarkdown(await jwtBench(calls, rounds), calls, rounds);
+  say(text);
+  return text;
 }
 
 function chart(r: Results): string {

@@ -14,6 +14,7 @@ Options:
   --token T        send "authorization: Bearer T" (default: $RPC_TOKEN, which keeps it out of ps)
   --node CMD       the node to start, split on spaces (default: this package's bin/node;
                    its logs go to stderr, at LOG_LEVEL=warn unless LOG_LEVEL is set)
+  --target H:P     call the gRPC server at HOST:PORT (proto/keyvalue.proto) instead of starting a node
   --timeout-ms N   deadline of each call (default 5000)
   --verbose        log each outbound call on stderr
   -h, --help       print this text
@@ -27,6 +28,7 @@ class UsageError extends Error {}
 interface Options {
   readonly token: string | undefined;
   readonly node: string[] | undefined;
+  readonly target: string | undefined;
   readonly timeoutMs: number;
   readonly verbose: boolean;
   readonly call: { service: string; method: string; request: unknown } | undefined;
@@ -39,7 +41,7 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { token: { type: "string" }, node: { type: "string" }, "timeout-ms": { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: { token: { type: "string" }, node: { type: "string" }, target: { type: "string" }, "timeout-ms": { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
@@ -50,12 +52,15 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout-ms must be a number > 0");
   const node = values.node?.trim().split(/\s+/);
   if (node !== undefined && node[0] === "") throw new UsageError("--node needs a command");
+  const target = values.target?.trim();
+  if (target !== undefined && !/^\S+:\d{1,5}$/.test(target)) throw new UsageError("--target must be HOST:PORT");
+  if (target !== undefined && node !== undefined) throw new UsageError("give --target or --node, not both");
   if (positionals.length === 1 || positionals.length > 3) throw new UsageError("give SERVICE METHOD [JSON], or nothing to read calls from stdin");
   const [service, method, json] = positionals;
   const call = service === undefined || method === undefined ? undefined : { service, method, request: parseRequest(json) };
   const token = values.token ?? (env["RPC_TOKEN"] || undefined);
   if (token !== undefined && !/^\S+$/.test(token)) throw new UsageError("the token must be non-empty, without whitespace");
-  return { token, node, timeoutMs, verbose: values.verbose === true, call };
+  return { token, node, target, timeoutMs, verbose: values.verbose === true, call };
 }
 
 function parseRequest(json: string | undefined): unknown {
@@ -129,7 +134,9 @@ async function main(): Promise<void> {
   if (options.token !== undefined) middleware.push(credentials({ token: options.token }));
   const env = { ...process.env, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" };
   const [command, ...args] = options.node ?? [];
-  const client: Client = createClient(spawnNode(command === undefined ? { env } : { command, args, env }));
+  const client: Client = options.target !== undefined
+    ? createClient(new (await import("../lib/client/transports/grpc-transport.js")).GrpcTransport({ target: options.target }))
+    : createClient(spawnNode(command === undefined ? { env } : { command, args, env }));
   for (const layer of middleware) client.use(layer);
   try {
     if (options.call === undefined) await interactive(client);

@@ -1,10 +1,11 @@
 import os from "node:os";
-import { ConfigError, helpText, loadConfig, redactedUrl } from "../lib/app/config.js";
+import { ConfigError, configForLog, helpText, loadConfig } from "../lib/app/config.js";
 import { LineOutput } from "../lib/hosts/stdio/line-output.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
-import { createNodeApplication } from "../lib/app/node-app.js";
+import { authOptionsOf, createNodeApplication } from "../lib/app/node-app.js";
+import { NodeTelemetry } from "../lib/app/telemetry.js";
 import { auth } from "../middleware/auth.js";
 
 const END_OF_INPUT = "end of input";
@@ -36,12 +37,38 @@ async function main(): Promise<void> {
     return;
   }
   const { config } = loaded;
-  const logs = createLogger({ level: config.logLevel });
+  const telemetry = NodeTelemetry.of(config, process.env);
+  const logs = createLogger({ level: config.logLevel, mixin: telemetry?.logMixin });
   const { logger } = logs;
+  // Built before anything is opened, so that a bad setting (a short JWT secret, a bad policy
+  // selector) ends the node like a bad flag does.
+  let app: ReturnType<typeof createNodeApplication>;
+  try {
+    app = createNodeApplication({ config, logger, observability: telemetry?.describedMiddleware() });
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    process.stderr.write(`bin/node: ${error.message}\nTry 'bin/node --help'.\n`);
+    process.exitCode = 2;
+    return;
+  }
   if (config.describe === true) {
     // The same application the node would serve, described instead of run; stdin is never read.
-    process.stdout.write(createNodeApplication({ config, logger }).describe());
+    process.stdout.write(app.describe());
     logs.flush();
+    return;
+  }
+  // Observability (--metrics-listen, OTEL_TRACES_EXPORTER), in both modes: nothing is loaded or served unless set.
+  let observability;
+  try {
+    observability = await telemetry?.start(logger);
+  } catch (error) {
+    process.stderr.write(`bin/node: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (config.listen !== undefined) {
+    // gRPC instead of stdin; loaded only in this mode, so the stdio node starts without it.
+    await (await import("../lib/app/grpc-server.js")).serveGrpc({ ...config, listen: config.listen }, logs, observability);
     return;
   }
 
@@ -89,12 +116,15 @@ async function main(): Promise<void> {
   });
   output = lines;
   const host = new StdioHost({
-    app: createNodeApplication({ config, logger, limiter: redis?.limiter, store: redis?.store }),
+    app: redis === undefined && observability === undefined
+      ? app
+      : createNodeApplication({ config, logger, limiter: redis?.limiter, limiterFor: redis?.limiterFor, store: redis?.store, observability }),
     logger,
     write: (chunk) => lines.write(chunk),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
-    // A call over the metadata limits meets auth first: without a valid token it is UNAUTHENTICATED.
-    checkBeforeLimits: auth({ tokens: config.authTokens }),
+    retryAfterOnWire: config.wireRetryAfter === true,
+    // A call over the metadata limits meets auth first: without a valid credential it is UNAUTHENTICATED.
+    checkBeforeLimits: auth(authOptionsOf(config)),
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,
@@ -157,9 +187,8 @@ async function main(): Promise<void> {
     else stop(signal);
   };
   stdin.on("end", () => stop(END_OF_INPUT));
-  // A REDIS_URL may carry a password: never logged, like the tokens.
-  const redisUrl = config.redisUrl === undefined ? undefined : redactedUrl(config.redisUrl);
-  logger.debug({ config: { ...config, authTokens: `${config.authTokens.length} token(s)`, redisUrl } }, "started");
+  // A REDIS_URL may carry a password, JWT_SECRET is one: never logged, like the tokens.
+  logger.debug({ config: configForLog(config) }, "started");
 }
 
 void main();

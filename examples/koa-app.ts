@@ -42,6 +42,15 @@ async function readText(ctx: Koa.Context): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** A path segment's key; a malformed percent-escape (`/kv/%E0%A4%A`) is the client's error: 400. */
+function decodedKey(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new StatusError(Status.INVALID_ARGUMENT, "the key is not a valid percent-encoded path segment");
+  }
+}
+
 /**
  * The example app, not yet listening: `GET /health` (public), `GET /whoami`, `GET /kv/:key`,
  * `PUT /kv/:key` (body: the value as text). A missing key is a StatusError NOT_FOUND, which Koa
@@ -60,7 +69,7 @@ export function createKoaApp(options: KoaAppOptions = {}): Koa {
     } else if (resource === "whoami" && ctx.method === "GET") {
       ctx.body = { subject: ctx.state["principal"]?.subject };
     } else if (resource === "kv" && key !== undefined && key !== "" && extra === undefined) {
-      const name = decodeURIComponent(key);
+      const name = decodedKey(key);
       if (ctx.method === "GET") {
         const value = store.get(name);
         if (value === undefined) throw new StatusError(Status.NOT_FOUND, `no key ${JSON.stringify(name)}`);

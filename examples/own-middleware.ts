@@ -1,5 +1,5 @@
 /**
- * Two middleware of your own, as docs/koa.md "Write your own middleware" shows them: one for the
+ * Two middleware of your own, as README.md "Write your own middleware" shows them: one for the
  * RPC pipeline only, typed by what it needs and adds; one portable to Koa.
  * In another project the import is `from "rpc-interceptors"`.
  */

@@ -1,9 +1,11 @@
 import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/core/host-context.js";
-import { createLogger, infoLineWriter, type Logger, levelGate, redactMetadata } from "../lib/logging/logger.js";
+import { createLogger, type Logger, redactMetadata } from "../lib/logging/logger.js";
+import { infoLineWriter, levelGate } from "../lib/logging/pino-line.js";
 import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { lineRedactor } from "../lib/logging/redaction.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
@@ -11,13 +13,26 @@ export interface LoggingOptions {
   readonly logger?: Logger;
   /** Millisecond clock for durations; default performance.now. */
   readonly now?: () => number;
+  /**
+   * More to keep out of the logs, as pino's redaction paths over the line's fields, on top of
+   * the built-in secrets (authorization, cookies, API keys): metadata keys
+   * (`metadata["x-session"]`, in Koa `headers["x-session"]`), request fields (`request.password`,
+   * `request.*.token`), or a whole field (`client`). Each value found there is logged as
+   * "[REDACTED]", at every level. A bad path throws here. Default none.
+   */
+  readonly redact?: readonly string[];
 }
 
 /**
  * One structured line per call, at info level, once the call has ended: service, method,
- * client (peer), status, duration in ms and, when a middleware ended the call, which one.
+ * client (peer), status, duration in ms, the messages received and sent, and, when a
+ * middleware ended the call, which one. A streaming call is one call: its line comes when the
+ * stream has ended, with the whole stream's duration and message counts. A call refused for a
+ * while (rate_limit) carries `retryAfterMs`, the wait until it would pass.
  * At debug level the line also carries the metadata, with secret values (authorization,
- * cookies, API keys) replaced by "[REDACTED]"; the request payload only at trace level.
+ * cookies, API keys, and the `redact` paths) replaced by "[REDACTED]", and for a failed call
+ * its `error` (the message and details: why a token was refused, say); the request payload
+ * only at trace level.
  *
  * On the wire its name is "logging". Put it first to see every call, whoever ends it.
  *
@@ -27,16 +42,18 @@ export interface LoggingOptions {
  *
  * @example
  *   app.use(logging({ logger: pino() }));
- *   // {"level":30,"service":"KeyValue","method":"Get","client":"c1","status":"OK","ms":0.041,"msg":"call"}
+ *   // {"level":30,"service":"KeyValue","method":"Get","client":"c1","status":"OK","ms":0.041,"received":1,"sent":1,"msg":"call"}
  *   // in Koa: {"level":30,"method":"GET","path":"/kv/a","client":"::1","status":401,"ms":0.3,"msg":"request"}
  */
 export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const logger = options.logger ?? createLogger().logger;
   const now = options.now ?? (() => performance.now());
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
+  const redactor = lineRedactor(options.redact ?? [], "logging()");
 
-  // The info line of a call, built without an object and pino's generic formatting (issue 6).
-  const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "failed"]);
+  // The info line of a call, built without an object and pino's generic formatting (measured:
+  // cheaper per call); a field a redact path names is censored there too.
+  const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "received", "sent", "failed", "retryAfterMs"], redactor.censoredFields);
   const debugOn = levelGate(logger, "debug");
 
   async function logCall(ctx: CallContext, next: Next): Promise<void> {
@@ -46,14 +63,18 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
     } finally {
       const ms = Math.round((now() - start) * 1000) / 1000;
       if (debugOn()) {
-        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms };
+        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
         const failed = ctx.interceptorFailed;
         if (failed !== undefined) line["failed"] = failed;
+        const retryAfterMs = retryAfterMsOf(ctx);
+        if (retryAfterMs !== undefined) line["retryAfterMs"] = retryAfterMs;
+        const error = ctx.failure?.error;
+        if (error !== undefined && error.expose) line["error"] = { message: error.message, ...error.details };
         line["metadata"] = redactMetadata(ctx.metadata);
         if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
-        logger.info(line, "call");
+        logger.info(redactor.redact(line), "call");
       } else {
-        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.interceptorFailed]);
+        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
       }
     }
   }
@@ -76,8 +97,14 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
         ms: Math.round((now() - start) * 1000) / 1000,
       };
       if (logger.isLevelEnabled("debug")) line["headers"] = redactMetadata(new Metadata(ctx.headers));
-      logger.info(line, "request");
+      logger.info(redactor.redact(line), "request");
     }
+  }
+
+  /** The wait a refused call was told, from its error's details, when there is one. */
+  function retryAfterMsOf(ctx: CallContext): number | undefined {
+    const wait = ctx.failure?.error.details?.["retryAfterMs"];
+    return typeof wait === "number" && Number.isFinite(wait) ? wait : undefined;
   }
 
   // One name, two hosts; the dispatch adds no closure and no await to either.

@@ -7,7 +7,7 @@ import { RedisTokenBucket } from "../limiters/redis-token-bucket.js";
 /** The Redis settings of bin/node. */
 export type RedisConfig = Pick<
   NodeConfig,
-  "redisUrl" | "redisClusterNodes" | "redisKeyPrefix" | "redisCommandTimeoutMs" | "kvStore" | "rateLimitCapacity" | "rateLimitRefillPerSec"
+  "redisUrl" | "redisClusterNodes" | "redisKeyPrefix" | "redisCommandTimeoutMs" | "kvStore" | "rateLimitCapacity" | "rateLimitRefillPerSecond"
 >;
 
 /** What bin/node shares through Redis, and the owner of the one connection (pool) behind it. */
@@ -15,6 +15,8 @@ export interface RedisBackend {
   readonly client: RedisClient;
   /** The rate limiter for rateLimit({ limiter }). */
   readonly limiter: RedisTokenBucket;
+  /** Another bucket on the same connection, for one of several stacked limits (keys under `rl:<name>:`). */
+  limiterFor(limit: { readonly name: string; readonly capacity: number; readonly refillPerSecond: number }): RedisTokenBucket;
   /** The KeyValue data, with `kvStore: "redis"`; otherwise undefined (memory). */
   readonly store: RedisStore | undefined;
   /** Closes the connection(s); call it once every call in flight has been answered. */
@@ -32,7 +34,7 @@ const CLIENT_TIMEOUT_SLACK_MS = 50;
  *
  * Waits for the first connection (at most about a second) so that the first calls are counted
  * in Redis; when Redis cannot be reached it resolves all the same, one log line says so, and
- * calls are answered by the insurance bucket until Redis answers (issue #3).
+ * calls are answered by the insurance bucket until Redis answers.
  */
 export async function openRedisBackend(config: RedisConfig, logger: Logger): Promise<RedisBackend> {
   const client = await createRedisClient({
@@ -44,17 +46,16 @@ export async function openRedisBackend(config: RedisConfig, logger: Logger): Pro
     connectTimeoutMs: CONNECT_WAIT_MS,
     logger,
   });
-  const limiter = new RedisTokenBucket({
-    client,
-    capacity: config.rateLimitCapacity,
-    refillPerSecond: config.rateLimitRefillPerSec,
-    keyPrefix: `${config.redisKeyPrefix}rl:`,
-    timeoutMs: config.redisCommandTimeoutMs,
-    logger,
-  });
-  const store = config.kvStore === "redis" ? new RedisStore({ client, keyPrefix: `${config.redisKeyPrefix}kv:` }) : undefined;
+  const bucket = (capacity: number, refillPerSecond: number, keyPrefix: string): RedisTokenBucket =>
+    new RedisTokenBucket({ client, capacity, refillPerSecond, keyPrefix, timeoutMs: config.redisCommandTimeoutMs, logger });
+  const limiter = bucket(config.rateLimitCapacity, config.rateLimitRefillPerSecond, `${config.redisKeyPrefix}rl:`);
+  const limiterFor: RedisBackend["limiterFor"] = (limit) => bucket(limit.capacity, limit.refillPerSecond, `${config.redisKeyPrefix}rl:${limit.name}:`);
+  // The store waits no longer than the limiter, and skips a Redis the limiter's breakers know is out.
+  const store = config.kvStore === "redis"
+    ? new RedisStore({ client, keyPrefix: `${config.redisKeyPrefix}kv:`, timeoutMs: config.redisCommandTimeoutMs, health: limiter.health })
+    : undefined;
   if ((await whenConnected(client, CONNECT_WAIT_MS + 100)) === "timeout") {
     logger.warn({ redis: "connecting" }, "Redis has not answered yet: rate limits come from this node's in-memory insurance bucket until it does");
   }
-  return { client, limiter, store, close: () => closeRedisClient(client) };
+  return { client, limiter, limiterFor, store, close: () => closeRedisClient(client) };
 }

@@ -1,3 +1,4 @@
+import { CallKind } from "../core/call-kind.js";
 import { Metadata } from "../core/metadata.js";
 import { Status, type StatusName } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
@@ -14,6 +15,8 @@ export interface ClientCallInit<S extends object> {
   /** Cancels the call. */
   readonly signal?: AbortSignal | undefined;
   readonly state?: S;
+  /** The kind of call; `unary` by default. */
+  readonly kind?: CallKind | undefined;
 }
 
 /**
@@ -36,6 +39,13 @@ export class ClientCallContext<S extends object = object> {
   readonly method: string;
   /** `Service/Method`, the name retry and cache options use. */
   readonly path: string;
+  /** Which of the four kinds of call this is; for a streamed request, `request` is an AsyncIterable. */
+  readonly kind: CallKind;
+  /**
+   * For `server_stream` and `bidi`: where each response message goes (the caller's iterator).
+   * A middleware may wrap it to see every message; the next is delivered once its promise settles.
+   */
+  receive: ((message: unknown) => Promise<void>) | undefined = undefined;
   request: unknown;
   readonly metadata: Metadata;
   /** Aborts the call; `deadline()` replaces it, for the layers inside it, by one that also fires at the deadline. */
@@ -55,11 +65,14 @@ export class ClientCallContext<S extends object = object> {
   interceptorsApplied: readonly string[] | undefined = undefined;
   /** The server interceptor that stopped the call (bin/node's `interceptor_failed`). */
   interceptorFailed: string | undefined = undefined;
+  /** The server's retry hint, in ms, when its answer carried one (see {@link Reply.retryAfterMs}); negative: do not retry. */
+  retryAfterMs: number | undefined = undefined;
 
   constructor(init: ClientCallInit<S>) {
     this.service = init.service;
     this.method = init.method;
     this.path = `${init.service}/${init.method}`;
+    this.kind = init.kind ?? CallKind.UNARY;
     this.request = init.request;
     this.metadata = new Metadata(init.metadata);
     this.signal = init.signal;
@@ -72,6 +85,7 @@ export class ClientCallContext<S extends object = object> {
     this.response = reply.response;
     this.interceptorsApplied = reply.interceptorsApplied;
     this.interceptorFailed = reply.interceptorFailed;
+    this.retryAfterMs = reply.retryAfterMs;
     this.error = reply.status === Status.OK ? undefined : answeredError(this.path, reply);
   }
 
@@ -82,6 +96,7 @@ export class ClientCallContext<S extends object = object> {
     this.error = error;
     this.interceptorsApplied = undefined;
     this.interceptorFailed = undefined;
+    this.retryAfterMs = undefined;
   }
 
   /** Forgets the outcome of a previous attempt; the pipeline calls it before each re-send. */
@@ -91,6 +106,7 @@ export class ClientCallContext<S extends object = object> {
     this.error = undefined;
     this.interceptorsApplied = undefined;
     this.interceptorFailed = undefined;
+    this.retryAfterMs = undefined;
   }
 
   /**
@@ -104,6 +120,7 @@ export class ClientCallContext<S extends object = object> {
 
 function answeredError(path: string, reply: Reply): StatusError {
   const by = reply.interceptorFailed === undefined ? "" : ` (stopped by the server's ${reply.interceptorFailed} interceptor)`;
+  const said = reply.message === undefined || reply.message === "" || reply.message === reply.status ? "" : `: ${reply.message}`;
   const details = reply.response === undefined ? undefined : { response: reply.response };
-  return new StatusError(reply.status, `${path}: the server answered ${reply.status}${by}`, details === undefined ? {} : { details });
+  return new StatusError(reply.status, `${path}: the server answered ${reply.status}${by}${said}`, details === undefined ? {} : { details });
 }

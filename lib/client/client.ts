@@ -1,6 +1,8 @@
+import { CallKind } from "../core/call-kind.js";
 import { Status, type StatusName } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
 import { ClientCallContext } from "./call-context.js";
+import { Handoff } from "./handoff.js";
 import { type Clock, systemClock } from "./clock.js";
 import { checkTimeoutMs, encodeTimeout, withDeadline } from "./deadline.js";
 import type { ClientMiddleware } from "./middleware.js";
@@ -38,6 +40,20 @@ export interface CallResult {
   readonly interceptorsApplied: readonly string[] | undefined;
   /** The server interceptor that stopped the call (bin/node's `interceptor_failed`). */
   readonly interceptorFailed: string | undefined;
+}
+
+/**
+ * A call with a streamed response (`serverStream()`, `bidi()`): read the messages with
+ * `for await`; breaking out of it cancels the call on the server. The messages are not
+ * buffered: the server is held one message ahead of the reader, so a reader that never reads
+ * holds the call open.
+ */
+export interface StreamingCall extends AsyncIterable<unknown> {
+  /**
+   * How the call ended, once it has; never rejects. (The `for await` over the messages throws
+   * the StatusError of a non-OK end, after the last message.)
+   */
+  readonly result: Promise<CallResult>;
 }
 
 /** Options of {@link Client.use}. */
@@ -103,11 +119,59 @@ export class Client<S extends object = object> {
    * @example
    *   const { status, response } = await client.call("KeyValue", "Put", { key: "k", value: "v" }, { timeoutMs: 500 });
    */
-  async call(service: string, method: string, request: unknown, options: CallOptions = {}): Promise<CallResult> {
-    if (typeof service !== "string" || service === "") throw new TypeError("call(): service must be a non-empty string");
-    if (typeof method !== "string" || method === "") throw new TypeError("call(): method must be a non-empty string");
-    const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeoutMs(options.timeoutMs, "call()");
-    const ctx = new ClientCallContext<S>({ service, method, request, metadata: options.metadata, signal: options.signal });
+  call(service: string, method: string, request: unknown, options: CallOptions = {}): Promise<CallResult> {
+    return this.#call(CallKind.UNARY, "call()", service, method, request, options, undefined);
+  }
+
+  /**
+   * Calls a server-streaming method: one request, the responses as they come.
+   *
+   * @example
+   *   const scan = client.serverStream("KeyValue", "Scan", { prefix: "user:" }, { timeoutMs: 5000 });
+   *   for await (const entry of scan) console.log(entry);
+   *   const { status } = await scan.result;
+   */
+  serverStream(service: string, method: string, request: unknown, options: CallOptions = {}): StreamingCall {
+    return this.#streaming(CallKind.SERVER_STREAM, "serverStream()", service, method, request, options);
+  }
+
+  /**
+   * Calls a client-streaming method: the requests are read from `requests` as the server pulls
+   * them; its end is the half-close. Resolves with the one response, as `call()` does.
+   *
+   * @example
+   *   const { response } = await client.clientStream("KeyValue", "PutMany", puts());
+   */
+  clientStream(service: string, method: string, requests: AsyncIterable<unknown>, options: CallOptions = {}): Promise<CallResult> {
+    return this.#call(CallKind.CLIENT_STREAM, "clientStream()", service, method, checkRequests(requests, "clientStream()"), options, undefined);
+  }
+
+  /**
+   * Calls a bidirectional method: requests read from `requests` as the server pulls them, the
+   * responses as they come (a {@link StreamingCall}).
+   */
+  bidi(service: string, method: string, requests: AsyncIterable<unknown>, options: CallOptions = {}): StreamingCall {
+    return this.#streaming(CallKind.BIDI, "bidi()", service, method, checkRequests(requests, "bidi()"), options);
+  }
+
+  #streaming(kind: CallKind, where: string, service: string, method: string, request: unknown, options: CallOptions): StreamingCall {
+    // Cancels the call when the reader breaks out of its for await.
+    const stop = new AbortController();
+    const handoff = new Handoff(() => stop.abort(new StatusError(Status.CANCELLED, "the caller stopped reading the stream")));
+    const signal = options.signal === undefined ? stop.signal : AbortSignal.any([options.signal, stop.signal]);
+    const result = this.#call(kind, where, service, method, request, { ...options, signal, throwOnError: false }, (message) => handoff.push(message)).then((outcome) => {
+      handoff.end(outcome.status === Status.OK ? undefined : (outcome.error ?? new StatusError(outcome.status)));
+      return outcome;
+    });
+    return { [Symbol.asyncIterator]: () => handoff, result };
+  }
+
+  async #call(kind: CallKind, where: string, service: string, method: string, request: unknown, options: CallOptions, receive: ((message: unknown) => Promise<void>) | undefined): Promise<CallResult> {
+    if (typeof service !== "string" || service === "") throw new TypeError(`${where}: service must be a non-empty string`);
+    if (typeof method !== "string" || method === "") throw new TypeError(`${where}: method must be a non-empty string`);
+    const timeoutMs = options.timeoutMs === undefined ? undefined : checkTimeoutMs(options.timeoutMs, where);
+    const ctx = new ClientCallContext<S>({ service, method, request, metadata: options.metadata, signal: options.signal, kind });
+    ctx.receive = receive;
     const pipeline = (this.#pipeline ??= buildPipeline(this.#layers, this.#send));
     if (timeoutMs === undefined) await pipeline(ctx);
     else await withDeadline(ctx, timeoutMs, this.#clock, () => pipeline(ctx));
@@ -134,11 +198,19 @@ export class Client<S extends object = object> {
     const metadata = ctx.metadata.toObject();
     if (ctx.deadline !== undefined) metadata["grpc-timeout"] = encodeTimeout(ctx.deadline.remainingMs());
     try {
-      ctx.respond(await this.#transport.unary({ service: ctx.service, method: ctx.method, request: ctx.request, metadata, signal }));
+      const call = { service: ctx.service, method: ctx.method, request: ctx.request, metadata, signal };
+      if (ctx.kind === CallKind.UNARY) return ctx.respond(await this.#transport.unary(call));
+      if (this.#transport.stream === undefined) return ctx.fail(new StatusError(Status.UNIMPLEMENTED, "this transport cannot stream"));
+      ctx.respond(await this.#transport.stream({ ...call, kind: ctx.kind }, ctx.receive ?? (() => Promise.resolve())));
     } catch (thrown) {
       ctx.fail(StatusError.from(thrown));
     }
   };
+}
+
+function checkRequests(requests: AsyncIterable<unknown>, where: string): AsyncIterable<unknown> {
+  if (requests === null || typeof requests !== "object" || typeof requests[Symbol.asyncIterator] !== "function") throw new TypeError(`${where}: requests must be an AsyncIterable`);
+  return requests;
 }
 
 /**

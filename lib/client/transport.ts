@@ -1,3 +1,4 @@
+import type { CallKind } from "../core/call-kind.js";
 import type { StatusName } from "../core/status.js";
 
 /** One call as it leaves the client pipeline for the transport. */
@@ -11,6 +12,17 @@ export interface OutgoingCall {
   readonly signal: AbortSignal | undefined;
 }
 
+/**
+ * A streaming call as it leaves the client pipeline: for `client_stream` and `bidi`, `request`
+ * is an AsyncIterable of the request messages, and its end is the client's half-close.
+ */
+export interface OutgoingStreamCall extends OutgoingCall {
+  readonly kind: CallKind;
+}
+
+/** Where a streamed response's messages go: the next is delivered once the promise settles. */
+export type Receive = (message: unknown) => Promise<void>;
+
 /** What the server answered, in the terms of the wire (docs/protocol.md, `grpc_call_ok`). */
 export interface Reply {
   readonly status: StatusName;
@@ -20,6 +32,14 @@ export interface Reply {
   readonly interceptorsApplied?: readonly string[] | undefined;
   /** The server interceptor that stopped the call, if one did. */
   readonly interceptorFailed?: string | undefined;
+  /** The server's message for a status other than OK, when the wire carries one (gRPC's grpc-message). */
+  readonly message?: string | undefined;
+  /**
+   * How long the server asked the client to wait before retrying, in ms, when it said
+   * (gRPC: google.rpc.RetryInfo, or the `grpc-retry-pushback-ms` trailer of gRFC A6, where a
+   * negative value means "do not retry").
+   */
+  readonly retryAfterMs?: number | undefined;
 }
 
 /**
@@ -32,6 +52,13 @@ export interface Reply {
  */
 export interface Transport {
   unary(call: OutgoingCall): Promise<Reply>;
+  /**
+   * A call of any kind with streams: each response message goes to `receive` (the transport
+   * waits for its promise before taking the next), and it resolves with the server's final
+   * answer (status, attribution; a response only for `client_stream`) or rejects as `unary()`
+   * does. A transport without it cannot stream (the client answers UNIMPLEMENTED).
+   */
+  stream?(call: OutgoingStreamCall, receive: Receive): Promise<Reply>;
   /** Stops taking calls and releases what the transport holds; resolves once it has. */
   close(): Promise<void>;
 }

@@ -1,11 +1,15 @@
 import compose from "koa-compose";
-import { CallContext, HANDLER } from "./context.js";
-import { leave, refuseLateEntry, returnedEarly, settled } from "./misuse.js";
-import type { Handler, Middleware, Next } from "./middleware.js";
+import { CallKind } from "./call-kind.js";
+import { refuse, withLifetime } from "./call-lifetime.js";
+import { type CallContext, callInternals, HANDLER } from "./context.js";
+import { timeoutOf } from "./deadline.js";
+import { CallFrame } from "./frame.js";
+import { handlerLayer, type Layer, middlewareLayer, type Pipeline, RESOLVED } from "./layers.js";
+import type { Handler, MethodNotes, Middleware } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import type { Send } from "./streams.js";
 import { type MethodRef, type Selection, selectionOf } from "./when.js";
-import { isThenable } from "./thenable.js";
 
 /** Receives every error that became a server fault (INTERNAL, UNKNOWN, DATA_LOSS), once. */
 export type ErrorListener = (error: unknown, ctx: CallContext, at: string) => void;
@@ -22,23 +26,23 @@ export interface UseOptions {
   readonly name?: string;
 }
 
-type Layer = (ctx: CallContext, next: Next) => Promise<void> | void | undefined;
 
 const unimplemented: Handler = (ctx) => {
   throw new StatusError(Status.UNIMPLEMENTED, `no handler for ${ctx.service}/${ctx.method}`);
 };
 const everyMethod = (): boolean => true;
-/** What a layer that finished synchronously gives back: one settled promise for every call. */
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** A layer entered only for the methods `applies` accepts; the others pass it by, unrecorded. */
 function selectedLayer(applies: (method: MethodRef) => boolean, layer: Layer): Layer {
-  return (ctx, next) => (applies(ctx) ? layer(ctx, next) : next());
+  return (frame, next) => (applies(frame.ctx) ? layer(frame, next) : next());
 }
 const stderrListener: ErrorListener = (error, ctx, at) => {
   const detail = error instanceof Error ? (error.stack ?? error.message) : String(error);
   process.stderr.write(`${ctx.service}/${ctx.method} failed in ${at}: ${detail}\n`);
 };
+
+/** Application's private run over a given frame, for {@link runFrame}. */
+let runInFrame: (app: Application<object>, frame: CallFrame) => Promise<void>;
 
 /**
  * An RPC application: middleware run by koa-compose around one handler.
@@ -60,9 +64,15 @@ export class Application<S extends object = object> {
   readonly #names: string[] = [];
   readonly #layers: Layer[] = [];
   readonly #selections: (Selection | undefined)[] = [];
+  /** Each middleware's `describeMethod`, if it has one. */
+  readonly #notes: (MethodNotes | undefined)[] = [];
   #handler: Handler = unimplemented;
-  #composed: ((ctx: CallContext) => Promise<void>) | undefined;
+  #composed: ((frame: CallFrame) => Promise<void>) | undefined;
   readonly #onError: ErrorListener;
+  /** Calls with a lifetime to own, until they end: what shutdown() cancels. */
+  readonly #inFlight = new Map<CallContext, Promise<void>>();
+  /** The reason calls are cancelled with once shutdown() was called. */
+  #closing: StatusError | undefined = undefined;
 
   constructor(options: ApplicationOptions = {}) {
     this.#onError = options.onError ?? stderrListener;
@@ -77,11 +87,13 @@ export class Application<S extends object = object> {
     const name = options.name ?? middleware.name;
     if (!name) throw new TypeError("use(): middleware needs a name: return a named function or pass { name }");
     // A when()/unless() middleware is unwrapped so that a skipped one is never entered, hence
-    // never in ctx.applied (issue 4: interceptors_applied lists what ran).
+    // never in ctx.applied (interceptors_applied lists what ran).
     const selection = selectionOf(middleware as unknown as Middleware);
-    const layer = this.#layer(selection?.middleware ?? (middleware as unknown as Middleware), name, this.#layers.length);
+    const layer = middlewareLayer(selection?.middleware ?? (middleware as unknown as Middleware), name, this.#layers.length, this.#pipeline);
     this.#layers.push(selection === undefined ? layer : selectedLayer(selection.applies, layer));
     this.#selections.push(selection);
+    const notes = ((selection?.middleware ?? middleware) as { readonly describeMethod?: unknown }).describeMethod;
+    this.#notes.push(typeof notes === "function" ? (notes as MethodNotes) : undefined);
     this.#names.push(name);
     this.#composed = undefined;
     return this as unknown as Application<S & A>;
@@ -134,6 +146,11 @@ export class Application<S extends object = object> {
         const slash = name.indexOf("/");
         const chain = slash === -1 ? this.chain(name, "") : this.chain(name.slice(0, slash), name.slice(slash + 1));
         lines.push(`  ${name.padEnd(column)}  ${[...chain, HANDLER].join(" -> ")}`);
+        const ref = slash === -1 ? { service: name, method: "" } : { service: name.slice(0, slash), method: name.slice(slash + 1) };
+        this.#names.forEach((middleware, i) => {
+          const note = (this.#selections[i]?.applies ?? everyMethod)(ref) ? this.#notes[i]?.(ref) : undefined;
+          if (note !== undefined) lines.push(`  ${"".padEnd(column)}    ${middleware}: ${note}`);
+        });
       }
     }
     return `${lines.join("\n")}\n`;
@@ -143,133 +160,84 @@ export class Application<S extends object = object> {
    * Runs one call through the pipeline. Never rejects: the outcome is in `ctx.status`,
    * `ctx.response` and `ctx.failure`. The context comes as the host made it: the state `S` is
    * what the middleware add on the way in.
+   *
+   * For a `server_stream` or `bidi` call, `send` takes the response messages, one at a time:
+   * the next is pulled only once the promise `send` returned has settled, and run() resolves
+   * once the last one has been sent (or the stream failed or was cancelled) and the status is
+   * known. The call's deadline is read here, before any middleware: a `grpc-timeout` in the
+   * metadata (lib/core/deadline.ts) aborts `ctx.signal` with DEADLINE_EXCEEDED when it passes,
+   * and a malformed one ends the call with INVALID_ARGUMENT, no middleware run.
    */
-  run(ctx: CallContext): Promise<void> {
-    this.#composed ??= compose([...this.#layers, this.#handlerLayer(this.#layers.length)]);
+  run(ctx: CallContext, send?: Send): Promise<void> {
+    let timeoutMs: number | undefined;
+    try {
+      timeoutMs = timeoutOf(ctx.metadata);
+    } catch (thrown) {
+      refuse(ctx, thrown);
+      return RESOLVED;
+    }
+    const frame = new CallFrame(ctx);
+    // A unary call with no deadline and no host signal has nothing to arm or release.
+    if (timeoutMs === undefined && ctx.kind === CallKind.UNARY && callInternals.hostSignal(ctx) === undefined && !this.#closing) return this.#run(frame);
+    frame.send = send;
+    return this.#runOwned(frame, timeoutMs);
+  }
+
+  /**
+   * Shuts down: every call in flight that can be cancelled (a streaming call, or one with a
+   * deadline or a host signal) is cancelled with UNAVAILABLE, and every call that starts after
+   * ends UNAVAILABLE before its handler; resolves once those in flight have ended. Plain unary
+   * calls in flight run to their end.
+   */
+  async shutdown(message = "server shutting down"): Promise<void> {
+    this.#closing = new StatusError(Status.UNAVAILABLE, message);
+    for (const ctx of this.#inFlight.keys()) ctx.cancel(this.#closing);
+    await Promise.all(this.#inFlight.values());
+  }
+
+  /** A call with something to own while it runs (lib/core/call-lifetime.ts), tracked for shutdown(). */
+  #runOwned(frame: CallFrame, timeoutMs: number | undefined): Promise<void> {
+    const ctx = frame.ctx;
+    const lifetime = { timeoutMs, closing: this.#closing, canSend: frame.send !== undefined };
+    const done = withLifetime(ctx, lifetime, () => this.#run(frame)).finally(() => this.#inFlight.delete(ctx));
+    this.#inFlight.set(ctx, done);
+    return done;
+  }
+
+  #run(frame: CallFrame): Promise<void> {
+    this.#composed ??= compose([...this.#layers, handlerLayer(this.#handler, this.#layers.length, this.#pipeline)]);
     // The outermost layer records an error and does not rethrow it (there is no one further
-    // out to see it), so this promise never rejects: no catch-all promise per call (issue 6).
-    return this.#composed(ctx);
+    // out to see it), so this promise never rejects: no catch-all promise per call.
+    return this.#composed(frame);
   }
 
-  #record(ctx: CallContext, at: string, thrown: unknown): void {
-    const error = StatusError.from(thrown);
-    ctx.failure = { at, error, thrown, threw: true };
-    ctx.status = error.code;
-    if (!error.expose) this.#onError(thrown, ctx, at);
+  static {
+    runInFrame = (app, frame) => app.#run(frame);
   }
 
-  #layer(middleware: Middleware, name: string, index: number): Layer {
-    const record = this.#record.bind(this);
-    const onError = this.#onError;
-    const names = this.#names;
-    /** The middleware returned (or its promise resolved): the layer's bookkeeping on the way out. */
-    const returned = (ctx: CallContext, open: number): Promise<void> | undefined => {
-      // Returned while layers under it still run: it did not await next() (issue 7).
-      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
-      leave(ctx, open);
-      if (ctx.failure !== undefined) {
-        // An error from further in that this middleware caught and did not rethrow is handled.
-        if (ctx.failure.threw) ctx.failure = undefined;
-      } else if (ctx.depth === index && ctx.status !== Status.OK) {
-        // Ended the call with an error status without calling next() or throwing.
-        ctx.failure = { at: name, error: new StatusError(ctx.status, `ended by ${name}`), thrown: undefined, threw: false };
-      }
-      return undefined;
-    };
-    /** The middleware threw (or its promise rejected). */
-    const threw = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
-      if (ctx.open !== open) return returnedEarly(ctx, name, open, onError);
-      // Only the innermost layer that sees an error blames itself; an error passing through
-      // unchanged keeps the blame where it was thrown.
-      if (ctx.failure === undefined || !ctx.failure.threw || ctx.failure.thrown !== thrown) {
-        record(ctx, name, thrown);
-        await settled(); // lets an early return above be seen first (lib/misuse.ts)
-      }
-      // The first layer entered (open === 1; not always index 0, when() may pass layers by)
-      // has no one further out to see the error: it keeps it, so run() needs no catch-all.
-      if (leave(ctx, open) && open !== 1) throw thrown;
-    };
-    /** Waits for what the middleware returned, then does the layer's bookkeeping. */
-    const awaited = async (ctx: CallContext, result: unknown, open: number): Promise<void> => {
-      try {
-        await result;
-      } catch (thrown) {
-        return threw(ctx, thrown, open);
-      }
-      return returned(ctx, open);
-    };
-    const wrapped = (ctx: CallContext, next: Next): Promise<void> => {
-      // Entered after every layer returned: a next() called after its middleware returned.
-      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? name, onError);
-      ctx.depth = index;
-      ctx.applied.push(name);
-      const open = ++ctx.open;
-      let result: unknown;
-      try {
-        result = middleware(ctx, next);
-      } catch (thrown) {
-        return (ctx.returned = threw(ctx, thrown, open));
-      }
-      // A tail call (`return next()`) whose downstream has already finished, every layer under
-      // this one back out (ctx.open is this layer's count again): the middleware has nothing
-      // left to do, so its layer is done too, with no await and no microtask of its own. On the
-      // RPC host's hot path auth and rate_limit end so, behind a synchronous handler (issue 6).
-      // Anything else waits for the middleware's promise, as an async layer would.
-      if (result === ctx.returned && result !== undefined && ctx.depth > index) {
-        if (ctx.open === open) {
-          returned(ctx, open);
-          return result as Promise<void>;
-        }
-        // A tail call over a downstream still running (waiting for Redis, say): the layer is
-        // done when the downstream is, so it leaves with it (lib/misuse.ts: leave) instead of
-        // holding an async frame until then (issue 6: with the Redis limiter, hundreds of calls
-        // are in flight and their frames survive every scavenge). Not the first layer entered:
-        // it keeps errors from run(), so it must see them.
-        if (open !== 1) {
-          (ctx.tails ??= []).push(open);
-          return result as Promise<void>;
-        }
-      }
-      return (ctx.returned = awaited(ctx, result, open));
-    };
-    Object.defineProperty(wrapped, "name", { value: name });
-    return wrapped;
-  }
+  /** What the layers share of this application. */
+  readonly #pipeline: Pipeline = {
+    record: (ctx, at, thrown) => {
+      const error = StatusError.from(thrown);
+      ctx.failure = { at, error, thrown, threw: true };
+      ctx.status = error.code;
+      if (!error.expose) this.#onError(thrown, ctx, at);
+    },
+    onError: (error, ctx, at) => this.#onError(error, ctx, at),
+    names: this.#names,
+  };
+}
 
-  #handlerLayer(index: number): Layer {
-    const handler = this.#handler;
-    const record = this.#record.bind(this);
-    const onError = this.#onError;
-    const names = this.#names;
-    const failed = async (ctx: CallContext, thrown: unknown, open: number): Promise<void> => {
-      record(ctx, HANDLER, thrown);
-      await settled(); // lets an early return above be seen first (lib/misuse.ts)
-      if (leave(ctx, open) && open !== 1) throw thrown;
-    };
-    const settle = async (ctx: CallContext, pending: PromiseLike<unknown>, open: number): Promise<void> => {
-      try {
-        await pending;
-      } catch (thrown) {
-        return failed(ctx, thrown, open);
-      }
-      leave(ctx, open);
-    };
-    // Synchronous when the handler is (koa-compose makes a promise of it either way): a handler
-    // that answers at once costs no async frame and no microtask of its own (issue 6).
-    return function handler_(ctx: CallContext): Promise<void> | void {
-      if (ctx.open === 0 && ctx.applied.length !== 0) return refuseLateEntry(ctx, names[ctx.depth] ?? HANDLER, onError);
-      ctx.depth = index;
-      ctx.handled = true;
-      const open = ++ctx.open;
-      let result: Promise<void> | void;
-      try {
-        result = handler(ctx);
-      } catch (thrown) {
-        return (ctx.returned = failed(ctx, thrown, open));
-      }
-      if (isThenable(result)) return (ctx.returned = settle(ctx, result, open));
-      leave(ctx, open);
-      return (ctx.returned = RESOLVED);
-    };
-  }
+/**
+ * Runs `frame`'s call through `app`'s pipeline, as {@link Application.run} runs a unary call
+ * without a deadline, and resolves with the frame (the pipeline's bookkeeping), for specs that
+ * check it. Internal: not exported by the package.
+ *
+ * @example
+ *   const frame = await runFrame(app, new CallFrame(ctx));
+ *   expect(frame.open).to.equal(0);
+ */
+export async function runFrame<S extends object>(app: Application<S>, frame: CallFrame): Promise<CallFrame> {
+  await runInFrame(app as Application<object>, frame);
+  return frame;
 }

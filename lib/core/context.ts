@@ -1,6 +1,8 @@
+import { CallKind, streamsRequests, streamsResponses } from "./call-kind.js";
 import { Metadata } from "./metadata.js";
 import { Status, type StatusName } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { type StreamWrapper, wrapBlaming } from "./streams.js";
 
 /** Where and why a call failed; recorded by the pipeline, not by the middleware. */
 export interface Failure {
@@ -14,15 +16,14 @@ export interface Failure {
   readonly threw: boolean;
 }
 
-/** A middleware that returned before its downstream, waiting for it (see Application). */
-export interface Waiter {
-  /** Its own count in {@link CallContext.open}: it goes on once `open` is back to this. */
-  readonly level: number;
-  readonly wake: () => void;
-}
-
 /** The name under which handler failures are recorded in {@link Failure.at}. */
 export const HANDLER = "handler";
+
+/**
+ * The name under which a call refused before any middleware ran is recorded in
+ * {@link Failure.at}: a malformed `grpc-timeout` (lib/core/deadline.ts).
+ */
+export const PIPELINE = "pipeline";
 
 /** What a host knows about an incoming call when it creates the context. */
 export interface CallInit<S extends object> {
@@ -35,8 +36,33 @@ export interface CallInit<S extends object> {
   readonly peer: string;
   /** The initial state; `{}` by default. */
   readonly state?: S;
-  /** Aborted when the call is cancelled or its deadline passes. */
+  /** The kind of call; `unary` by default. For `client_stream` and `bidi`, `request` is an AsyncIterable. */
+  readonly kind?: CallKind;
+  /**
+   * A signal the host owns: while the call runs, its abort cancels the call, with its reason
+   * when that is a StatusError, else CANCELLED. (Hosts may call {@link CallContext.cancel} instead.)
+   */
   readonly signal?: AbortSignal;
+}
+
+/**
+ * What only the core's pipeline does to a call (count its messages, read its host signal, build
+ * its response stream); filled in by CallContext itself. Not exported by the package.
+ */
+export const callInternals = {} as {
+  /** Whether the call was cancelled, without making a signal for it. */
+  aborted(ctx: CallContext): boolean;
+  hostSignal(ctx: CallContext): AbortSignal | undefined;
+  received(ctx: CallContext): void;
+  sent(ctx: CallContext): void;
+  /** The handler's response stream wrapped by every `wrapResponse()`, as the host reads it. */
+  responseStream(ctx: CallContext, stream: AsyncIterable<unknown>): AsyncIterable<unknown>;
+};
+
+/** A response wrapper and the middleware that gave it. */
+interface ResponseWrapper {
+  readonly wrap: StreamWrapper;
+  readonly name: string;
 }
 
 /**
@@ -44,61 +70,112 @@ export interface CallInit<S extends object> {
  * metadata, peer), what the middleware learned (`state`), and what will be answered (`status`,
  * `response`).
  *
- * `response` is `unknown` so that a later host can answer with an async iterable (a stream)
- * through the same middleware; `signal` carries cancellation and deadlines.
+ * Every kind of call ({@link CallKind}) goes through the same middleware. A streamed request is
+ * an AsyncIterable in `request`; a streamed response is an AsyncIterable the handler puts in
+ * `response`. Middleware see each message by wrapping the streams (`wrapRequest`,
+ * `wrapResponse`) before `await next()`, which returns once the whole call is over: the last
+ * message sent and the status known. `signal` aborts when the call is cancelled, its deadline
+ * passes or the server shuts down. See docs/streams.md.
  *
  * @example
  *   async function audit(ctx: CallContext<{ principal: Principal }>, next: Next) {
  *     await next();
- *     log(ctx.state.principal.subject, ctx.service, ctx.method, ctx.status);
+ *     log(ctx.state.principal.subject, ctx.service, ctx.method, ctx.status, ctx.messagesOut);
  *   }
  */
 export class CallContext<S extends object = object> {
   readonly service: string;
   readonly method: string;
+  /** Which of the four kinds of call this is. */
+  readonly kind: CallKind;
+  /** The request message; for `client_stream` and `bidi`, an AsyncIterable of them. */
   request: unknown;
   readonly metadata: Metadata;
   readonly peer: string;
   state: S;
-  readonly signal: AbortSignal | undefined;
   /** The status to answer with; OK until a middleware or handler says otherwise. */
   status: StatusName = Status.OK;
-  /** The response message; undefined for none. */
+  /**
+   * The response message, undefined for none; for `server_stream` and `bidi`, the handler puts
+   * an AsyncIterable of them here.
+   */
   response: unknown = undefined;
   /** Wire names of the middleware the call has entered, outermost first. */
   readonly applied: string[] = [];
   /** Set by the pipeline when a middleware or the handler ends the call with an error status. */
   failure: Failure | undefined = undefined;
-  /** Whether the handler was reached. */
-  handled = false;
-  /** Index of the innermost layer entered so far; the pipeline's bookkeeping. */
-  depth = -1;
-  /**
-   * Layers (middleware and handler) entered and not yet returned; the pipeline's bookkeeping.
-   * A middleware that returns while this is above its own count did not wait for next().
-   */
-  open = 0;
-  /** Middleware that returned early, waiting for the layers under them to return; made only then. */
-  waiting: Waiter[] | undefined = undefined;
-  /**
-   * The promise the layer that returned last gave back; the pipeline's bookkeeping. A middleware
-   * that returns exactly this after its downstream has finished tail-called next().
-   */
-  returned: Promise<void> | undefined = undefined;
-  /**
-   * Levels (counts in {@link open}) of layers whose middleware tail-called next() while the
-   * layers under them still ran: they are done when those are. The pipeline's bookkeeping.
-   */
-  tails: number[] | undefined = undefined;
+  /** Made on first use: most unary calls never read their signal. */
+  #controller: AbortController | undefined = undefined;
+  readonly #hostSignal: AbortSignal | undefined;
+  #received = 0;
+  #sent = 0;
+  #responseWrappers: ResponseWrapper[] | undefined = undefined;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;
     this.method = init.method;
+    this.kind = init.kind ?? CallKind.UNARY;
     this.request = init.request;
     this.metadata = new Metadata(init.metadata);
     this.peer = init.peer;
     this.state = init.state ?? ({} as S);
-    this.signal = init.signal;
+    this.#hostSignal = init.signal;
+  }
+
+  /**
+   * Aborts when the call is cancelled by its client, passes its deadline or is cut by a server
+   * shutdown; `signal.reason` is a StatusError saying which (CANCELLED, DEADLINE_EXCEEDED,
+   * UNAVAILABLE). A long handler checks `signal.aborted` or listens for "abort".
+   */
+  get signal(): AbortSignal {
+    return (this.#controller ??= new AbortController()).signal;
+  }
+
+  /**
+   * Cancels the call, for hosts: `ctx.signal` aborts with `reason` (CANCELLED by default), a
+   * stream stops being pulled, and the call ends with that status. The first reason stays;
+   * later calls do nothing.
+   */
+  cancel(reason: StatusError = new StatusError(Status.CANCELLED, "cancelled by the client")): void {
+    const controller = (this.#controller ??= new AbortController());
+    if (!controller.signal.aborted) controller.abort(reason);
+  }
+
+  /** Request messages the call has received so far: 1 for a unary or server-streaming call. */
+  get messagesIn(): number {
+    return streamsRequests(this.kind) ? this.#received : 1;
+  }
+
+  /** Response messages the call has sent so far: for one response, 1 once it is to be sent. */
+  get messagesOut(): number {
+    if (streamsResponses(this.kind)) return this.#sent;
+    return this.responseToSend === undefined ? 0 : 1;
+  }
+
+  /**
+   * Wraps the request stream of a `client_stream` or `bidi` call: the middleware and handler
+   * after this one read what `wrap` yields. Call it before `next()`. An error `wrap` throws
+   * (not one passing through it) fails the call as this middleware's. Other kinds: no effect.
+   *
+   * @example
+   *   ctx.wrapRequest(async function* (messages) {
+   *     for await (const message of messages) yield check(message);
+   *   });
+   */
+  wrapRequest(wrap: StreamWrapper): void {
+    if (typeof wrap !== "function") throw new TypeError("wrapRequest(): wrap must be a function");
+    if (streamsRequests(this.kind)) this.request = wrapBlaming(this.request as AsyncIterable<unknown>, wrap, this.#current());
+  }
+
+  /**
+   * Wraps the response stream of a `server_stream` or `bidi` call: the middleware before this
+   * one (and the host) read what `wrap` yields. Call it before `next()`; it applies to the
+   * stream the handler will produce. An error `wrap` throws (not one passing through it) fails
+   * the call as this middleware's. Other kinds: no effect.
+   */
+  wrapResponse(wrap: StreamWrapper): void {
+    if (typeof wrap !== "function") throw new TypeError("wrapResponse(): wrap must be a function");
+    if (streamsResponses(this.kind)) (this.#responseWrappers ??= []).push({ wrap, name: this.#current() });
   }
 
   /** The response to send: none when the call failed (a failed handler's partial response never leaves). */
@@ -109,7 +186,7 @@ export class CallContext<S extends object = object> {
   /** The middleware that ended the call with an error status, if one did (not the handler). */
   get interceptorFailed(): string | undefined {
     const at = this.failure?.at;
-    return at === HANDLER ? undefined : at;
+    return at === HANDLER || at === PIPELINE ? undefined : at;
   }
 
   /**
@@ -120,5 +197,28 @@ export class CallContext<S extends object = object> {
    */
   throw(code: StatusName, message?: string, details?: Readonly<Record<string, unknown>>): never {
     throw new StatusError(code, message, details === undefined ? {} : { details });
+  }
+
+  /** The middleware running now: the innermost entered. */
+  #current(): string {
+    return this.applied[this.applied.length - 1] ?? HANDLER;
+  }
+
+  static {
+    callInternals.aborted = (ctx) => ctx.#controller?.signal.aborted === true;
+    callInternals.hostSignal = (ctx) => ctx.#hostSignal;
+    callInternals.received = (ctx) => void ctx.#received++;
+    callInternals.sent = (ctx) => void ctx.#sent++;
+    callInternals.responseStream = (ctx, stream) => {
+      const wrappers = ctx.#responseWrappers;
+      if (wrappers === undefined) return stream;
+      // The innermost middleware's wrapper reads the handler's stream; the outermost's, last.
+      let wrapped = stream;
+      for (let i = wrappers.length - 1; i >= 0; i--) {
+        const { wrap, name } = wrappers[i] as ResponseWrapper;
+        wrapped = wrapBlaming(wrapped, wrap, name);
+      }
+      return wrapped;
+    };
   }
 }

@@ -23,6 +23,9 @@ export class Metadata {
     if (this.#index === undefined) {
       const direct = Object.hasOwn(this.#raw, lower) ? this.#raw[lower] : undefined;
       if (typeof direct === "string") return direct;
+      // A key absent in every case is answered without the index: the server asks every call
+      // for keys most calls lack (grpc-timeout).
+      if (!this.#spelledOtherwise(lower)) return undefined;
     }
     return this.#indexed().get(lower);
   }
@@ -51,6 +54,14 @@ export class Metadata {
   /** A plain object with lower-cased keys, e.g. to send the metadata on. */
   toObject(): Record<string, string> {
     return Object.fromEntries(this.#indexed());
+  }
+
+  /** Whether a key other than `lower` itself reads `lower` once lower-cased. */
+  #spelledOtherwise(lower: string): boolean {
+    for (const key in this.#raw) {
+      if (key.length === lower.length && key !== lower && Object.hasOwn(this.#raw, key) && key.toLowerCase() === lower) return true;
+    }
+    return false;
   }
 
   #indexed(): Map<string, string> {

@@ -30,7 +30,7 @@ export type Middleware<Needs extends object = object, Adds extends object = obje
  * `logging`, and `when()`/`unless()` of them, are portable.
  *
  * It tells the hosts apart by `ctx instanceof CallContext` (one prototype check, no allocation),
- * reads the request with `requestHeader()` and `clientOf()` (lib/host.ts), and fails by throwing
+ * reads the request with `requestHeader()` and `clientOf()` (lib/core/host-context.ts), and fails by throwing
  * a StatusError: the RPC pipeline answers with its status; Koa's own `ctx.onerror` reads the
  * error's `statusCode`, `expose` and `headers` (the http-errors convention) and answers with the
  * HTTP status of the google.rpc.Code mapping (UNAUTHENTICATED 401, RESOURCE_EXHAUSTED 429, ...).
@@ -52,3 +52,9 @@ export type PortableMiddleware<Needs extends object = object, Adds extends objec
 
 /** The end of the pipeline: sets `ctx.response` (and `ctx.status` for a non-OK answer). */
 export type Handler<S extends object = object> = (ctx: CallContext<S>) => Promise<void> | void;
+
+/**
+ * What a middleware says about one method for `Application.describe()` (authorize: the scopes
+ * it needs), undefined for nothing. A middleware offers it as its `describeMethod` property.
+ */
+export type MethodNotes = (method: { readonly service: string; readonly method: string }) => string | undefined;

@@ -1,10 +1,11 @@
 import type { CallContext } from "./context.js";
+import type { CallFrame } from "./frame.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
 
 /**
- * What the {@link Application}'s layers do when a middleware misuses `next()` (issue 7). The
- * normal path costs a counter: each layer adds one to `ctx.open` when entered and takes it back
+ * What the {@link Application}'s layers do when a middleware misuses `next()`. The
+ * normal path costs a counter: each layer adds one to the call frame's `open` when entered and takes it back
  * when it returns, so a middleware that returns while the count is above its own has left layers
  * running under it: it called `next()` without awaiting it.
  *
@@ -40,18 +41,18 @@ export async function settled(): Promise<void> {
  * Marks the layer counted `open` returned. Returns false when the middleware above it returned
  * early and waits for it: nobody holds this layer's promise, which must then not reject.
  */
-export function leave(ctx: CallContext, open: number): boolean {
+export function leave(frame: CallFrame, open: number): boolean {
   let level = open - 1;
-  // A layer above that tail-called next() over this one is done now too (see Application).
-  const tails = ctx.tails;
+  // A layer above that tail-called next() over this one is done now too (lib/core/layers.ts).
+  const tails = frame.tails;
   if (tails !== undefined) {
     for (let i = tails.indexOf(level); i !== -1; i = tails.indexOf(level)) {
       tails.splice(i, 1);
       level--;
     }
   }
-  ctx.open = level;
-  const waiting = ctx.waiting;
+  frame.open = level;
+  const waiting = frame.waiting;
   if (waiting === undefined) return true;
   for (let i = 0; i < waiting.length; i++) {
     const waiter = waiting[i];
@@ -65,23 +66,24 @@ export function leave(ctx: CallContext, open: number): boolean {
 
 /** Reports a middleware that returned before its downstream, waits for it, and fails the call. */
 export async function returnedEarly(
-  ctx: CallContext,
+  frame: CallFrame,
   name: string,
   open: number,
   onError: (error: unknown, ctx: CallContext, at: string) => void,
 ): Promise<void> {
   const error = new StatusError(Status.INTERNAL, `middleware ${name} returned before the middleware and handler after it had finished: it must await next()`);
+  const ctx = frame.ctx;
   onError(error, ctx, name);
-  await new Promise<void>((wake) => (ctx.waiting ??= []).push({ level: open, wake }));
+  await new Promise<void>((wake) => (frame.waiting ??= []).push({ level: open, wake }));
   ctx.failure = { at: name, error, thrown: error, threw: true };
   ctx.status = Status.INTERNAL;
-  // The first layer entered keeps the error: run() has no catch-all (see Application).
-  if (leave(ctx, open) && open !== 1) throw error;
+  // The first layer entered keeps the error: run() has no catch-all (lib/core/layers.ts).
+  if (leave(frame, open) && open !== 1) throw error;
 }
 
 /** Reports a next() called after the call ended (`culprit` returned without waiting for it). */
-export function refuseLateEntry(ctx: CallContext, culprit: string, onError: (error: unknown, ctx: CallContext, at: string) => void): Promise<void> {
+export function refuseLateEntry(frame: CallFrame, culprit: string, onError: (error: unknown, ctx: CallContext, at: string) => void): Promise<void> {
   const error = new StatusError(Status.INTERNAL, `middleware ${culprit} called next() after it had returned; the call had ended, the rest was not run`);
-  onError(error, ctx, culprit);
+  onError(error, frame.ctx, culprit);
   return Promise.resolve();
 }

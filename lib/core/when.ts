@@ -63,7 +63,15 @@ function compile(selector: MethodSelector, caller: string): (method: MethodRef) 
   };
 }
 
-function describeSelector(selector: MethodSelector): string {
+/**
+ * A selector as a predicate over methods, compiled once: what {@link when} tests per call, for
+ * middleware that select per rule inside themselves (authorize, faults). A bad pattern throws a
+ * TypeError prefixed by `caller`.
+ */
+export const methodMatcher: (selector: MethodSelector, caller: string) => (method: MethodRef) => boolean = compile;
+
+/** A selector as text: the pattern(s), or the function's name. */
+export function describeSelector(selector: MethodSelector): string {
   if (typeof selector === "string") return selector;
   if (typeof selector === "function") return `${selector.name || "a predicate"}()`;
   return selector.join(", ");

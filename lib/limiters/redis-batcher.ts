@@ -1,18 +1,18 @@
-import { createRequire } from "node:module";
 import type { Cluster, Redis } from "ioredis";
-import type { RedisHealth } from "./redis-health.js";
+import { type HealthBySlot, isOutage } from "./redis-health.js";
 
-/** A call that waits in a {@link RedisBatcher}: its Redis key decides which batch it joins. */
+/** A call that waits in a {@link RedisBatcher}: its key's slot decides which batch it joins. */
 export interface BatchedCall {
-  readonly key: string;
+  /** The Cluster slot of its Redis key (HealthBySlot.slotOf); 0 for a single Redis. */
+  readonly slot: number;
 }
 
 /** Options of {@link RedisBatcher}. */
 export interface RedisBatcherOptions<C extends BatchedCall, R> {
   /** Decides the batches: on a Cluster, one per slot. */
   readonly client: Redis | Cluster;
-  /** Fed one outcome per batch (not per call); the caller asks it whether to queue at all. */
-  readonly health: RedisHealth;
+  /** Fed one outcome per batch (not per call), to the breaker of the batch's shard; the caller asks it whether to queue at all. */
+  readonly health: HealthBySlot;
   /** Longest a batch waits for Redis before each of its calls falls back, in ms. */
   readonly timeoutMs: number;
   /** Calls per script run at most; more go in further runs, so that one script never runs long. Default 1000. */
@@ -29,38 +29,21 @@ class RedisTimeout extends Error {
   override readonly name = "RedisTimeout";
 }
 
-/** The slot of a key on a Cluster, by the function ioredis itself routes with. */
-type SlotOf = (key: string) => number | string;
-
-/**
- * cluster-key-slot, resolved from ioredis's own dependencies (our package does not depend on
- * it directly); when it cannot be found, each key is its own group, which is per-key calls
- * again but still correct: a key is always in one slot.
- */
-function clusterSlotOf(): SlotOf {
-  try {
-    const fromIoredis = createRequire(createRequire(import.meta.url).resolve("ioredis"));
-    const calculateSlot: unknown = fromIoredis("cluster-key-slot");
-    if (typeof calculateSlot === "function") return calculateSlot as (key: string) => number;
-  } catch {
-    // Fall through: group by key.
-  }
-  return (key) => key;
-}
-
 /**
  * Gathers the calls of one event-loop turn and sends them to Redis as a few script calls
- * instead of one each (issue 6: per call, the EVALSHA, its promise and its deadline timer cost
+ * instead of one each (measured: per call, an EVALSHA, its promise and its deadline timer cost
  * bin/node more than the rest of the call). bin/node reads a whole stdin chunk, hundreds of
  * calls, in one synchronous turn, so they reach the limiter together.
  *
  * The queue is flushed on a microtask, once the turn that filled it is over: at most
  * `maxBatch` calls per script run, and on a Cluster one run per slot (a multi-key script needs
  * all its keys in one). Calls keep their order within a run, and runs go out in queue order on
- * one connection per node, so a key's calls reach Redis in the order they were made.
+ * one connection per Redis (per master on a Cluster), so a key's calls reach Redis in the order
+ * they were made.
  *
  * One deadline per flush, however many runs it sends: a run without a reply after `timeoutMs`
- * counts as one failure of `health` (not one per call), and each of its calls falls back.
+ * counts as one failure of its shard's breaker (not one per call), and each of its calls falls
+ * back.
  *
  * @example
  *   const batcher = new RedisBatcher({ client, health, timeoutMs: 100, send, answer, fallBack });
@@ -69,7 +52,7 @@ function clusterSlotOf(): SlotOf {
 export class RedisBatcher<C extends BatchedCall, R> {
   readonly maxBatch: number;
   readonly #options: RedisBatcherOptions<C, R>;
-  readonly #slotOf: SlotOf | undefined;
+  readonly #bySlot: boolean;
   #queue: C[] = [];
 
   constructor(options: RedisBatcherOptions<C, R>) {
@@ -78,7 +61,7 @@ export class RedisBatcher<C extends BatchedCall, R> {
     if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new RangeError(`RedisBatcher: timeoutMs must be a number > 0, got ${timeoutMs}`);
     this.maxBatch = maxBatch;
     this.#options = options;
-    this.#slotOf = options.client.isCluster ? clusterSlotOf() : undefined;
+    this.#bySlot = options.client.isCluster;
   }
 
   /** Queues `call` for the flush at the end of this turn. */
@@ -113,7 +96,7 @@ export class RedisBatcher<C extends BatchedCall, R> {
       this.#options.send(batch).then(
         (reply) => {
           if (!done()) return;
-          this.#options.health.succeeded();
+          this.#options.health.healthOf(batch[0]!.slot).succeeded();
           for (let i = 0; i < batch.length; i++) this.#options.answer(batch[i]!, reply, i);
         },
         (error: unknown) => {
@@ -124,25 +107,24 @@ export class RedisBatcher<C extends BatchedCall, R> {
   };
 
   #fail(batch: readonly C[], error: unknown): void {
-    this.#options.health.failed(error);
+    if (isOutage(error)) this.#options.health.healthOf(batch[0]!.slot).failed(error);
     for (const call of batch) this.#options.fallBack(call, error);
   }
 
   /** `calls` cut into script runs: by slot on a Cluster, `maxBatch` at most each, in order. */
   #split(calls: C[]): C[][] {
     const max = this.maxBatch;
-    const slotOf = this.#slotOf;
-    if (slotOf === undefined) {
+    if (!this.#bySlot) {
       if (calls.length <= max) return [calls];
       const batches: C[][] = [];
       for (let i = 0; i < calls.length; i += max) batches.push(calls.slice(i, i + max));
       return batches;
     }
     // Each slot's run that still has room; a full one is replaced by a new run.
-    const filling = new Map<number | string, C[]>();
+    const filling = new Map<number, C[]>();
     const batches: C[][] = [];
     for (const call of calls) {
-      const slot = slotOf(call.key);
+      const slot = call.slot;
       let run = filling.get(slot);
       if (run === undefined || run.length >= max) {
         run = [];

@@ -2,13 +2,10 @@
 import { performance } from "node:perf_hooks";
 import RateLimiterCompatibleAbstract from "rate-limiter-flexible/lib/RateLimiterCompatibleAbstract.js";
 import RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";
+import { type BucketOptions, bucketSettings } from "./bucket-options.js";
 
 /** Options of {@link TokenBucket}. */
-export interface TokenBucketOptions {
-  /** Tokens a bucket holds when full: the largest burst. Default 10. */
-  readonly capacity?: number;
-  /** Tokens added per second, continuously. Default 10. 0 means never refilled. */
-  readonly refillPerSecond?: number;
+export interface TokenBucketOptions extends BucketOptions {
   /** Keys kept at most per generation (see below). Default 100,000. */
   readonly maxKeys?: number;
   /** Prefix for the keys, as rate-limiter-flexible limiters have. Default "tb". */
@@ -63,9 +60,8 @@ export class TokenBucket extends RateLimiterCompatibleAbstract {
 
   constructor(options: TokenBucketOptions = {}) {
     super();
-    const { capacity = 10, refillPerSecond = 10, maxKeys = 100_000, keyPrefix = "tb", now = () => performance.now() } = options;
-    if (!Number.isFinite(capacity) || capacity < 1) throw new RangeError(`TokenBucket: capacity must be a number >= 1, got ${capacity}`);
-    if (!Number.isFinite(refillPerSecond) || refillPerSecond < 0) throw new RangeError(`TokenBucket: refillPerSecond must be a number >= 0, got ${refillPerSecond}`);
+    const { capacity, refillPerSecond } = bucketSettings("TokenBucket", options);
+    const { maxKeys = 100_000, keyPrefix = "tb", now = () => performance.now() } = options;
     if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError(`TokenBucket: maxKeys must be an integer >= 1, got ${maxKeys}`);
     this.capacity = capacity;
     this.refillPerSecond = refillPerSecond;

@@ -6,11 +6,22 @@ export interface LogSinkOptions {
   readonly destination?: number | string;
   /** Pending bytes (UTF-16 units, near enough) that start a write before the end of the turn. Default 64 KiB. */
   readonly batchBytes?: number;
+  /**
+   * Most bytes (UTF-16 units, near enough) waiting behind a write that has not finished; lines
+   * beyond are dropped and counted. Default 1 MiB: what a reader that keeps up never reaches.
+   */
+  readonly maxPendingBytes?: number;
 }
 
 /** How long to wait before retrying a write the descriptor refused with EAGAIN, and how often. */
 const RETRY_MS = 10;
 const RETRIES = 100;
+/**
+ * The line that takes the place of `count` dropped lines, in pino's shape at warn level, so
+ * that whoever reads the log sees the gap where it was.
+ */
+const droppedLine = (count: number): string => `{"level":40,"time":${Date.now()},"pid":${process.pid},"dropped":${count},"msg":"${count} log lines dropped: the log destination did not take them fast enough"}\n`;
+
 /** Sinks alive, for the exit hook; a collected sink's entry is removed by the registry. */
 const live = new Set<WeakRef<LogSink>>();
 const collected = new FinalizationRegistry<WeakRef<LogSink>>((ref) => live.delete(ref));
@@ -25,17 +36,26 @@ let exiting = false;
  * (longer than what is left while a write is in flight) waits as text, and every line after it
  * too, which keeps them in order.
  *
- * It replaced pino.destination (sonic-boom), whose write() measures the byte length of its whole
- * pending buffer on every line (flattening the string each time): 15% of bin/node's CPU time at
- * one log line per call. Encoding each line into a buffer at once, instead of joining the lines
- * of a turn into one string and encoding that, lets every line's string die young (issue 6).
+ * Not pino.destination (sonic-boom): its write() measures the byte length of its whole pending
+ * buffer on every line, flattening the string each time (measured: a seventh of bin/node's CPU
+ * time at one log line per call). Encoding each line into a buffer at once, instead of joining
+ * the lines of a turn into one string and encoding that, lets every line's string die young.
  *
  * A pending write keeps the process alive until the lines are out; {@link flushSync} and, for
  * a process that calls `process.exit()`, an exit hook write the rest synchronously.
+ *
+ * Bounded: while a write has not finished, at most `maxPendingBytes` wait behind it; further
+ * lines are dropped, counted, and replaced by one line "N log lines dropped" once there is room
+ * again. Dropping rather than pushing back, because the only back-pressure a logger can apply
+ * is to block or delay the calls that log, and a supervisor that never reads stderr (a common
+ * one) would then stall every reply: the replies are the product, the log lines are not.
  */
 export class LogSink {
   readonly #fd: number;
   readonly #batchBytes: number;
+  readonly #maxPendingBytes: number;
+  /** Lines dropped since the last one written; reported by one line before the next. */
+  #dropped = 0;
   /** Where new lines are encoded; `#used` bytes of it hold lines not yet written. */
   #fill: Buffer;
   #used = 0;
@@ -54,6 +74,8 @@ export class LogSink {
     this.#fd = typeof destination === "string" ? openSync(destination, "a") : destination;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
     if (!Number.isInteger(this.#batchBytes) || this.#batchBytes < 1) throw new RangeError("LogSink: batchBytes must be an integer >= 1");
+    this.#maxPendingBytes = options.maxPendingBytes ?? 1024 * 1024;
+    if (!Number.isInteger(this.#maxPendingBytes) || this.#maxPendingBytes < 1) throw new RangeError("LogSink: maxPendingBytes must be an integer >= 1");
     // Room for a full batch and the line that completes it, mostly.
     this.#fill = Buffer.allocUnsafeSlow(2 * this.#batchBytes);
     this.#spare = Buffer.allocUnsafeSlow(2 * this.#batchBytes);
@@ -68,8 +90,16 @@ export class LogSink {
     }
   }
 
-  /** Queues one or more complete lines; always true (the sink buffers, it never pushes back). */
+  /** Queues one or more complete lines, or drops them past `maxPendingBytes`; always true (it never pushes back). */
   write(text: string): boolean {
+    if (this.#writing !== undefined && this.#used + this.#overflow.length + text.length > this.#maxPendingBytes) {
+      this.#dropped++;
+      return true;
+    }
+    if (this.#dropped > 0) {
+      text = droppedLine(this.#dropped) + text;
+      this.#dropped = 0;
+    }
     // A UTF-16 unit takes at most 3 bytes in UTF-8 (a surrogate pair 4 for 2 units).
     if (this.#overflow === "" && text.length * 3 <= this.#fill.length - this.#used) this.#used += this.#fill.write(text, this.#used);
     else this.#overflow += text;
@@ -91,7 +121,8 @@ export class LogSink {
   flushSync(): void {
     if (this.#writing !== undefined && !exiting) return;
     const encoded = this.#fill.subarray(0, this.#used);
-    const overflow = this.#overflow;
+    const overflow = this.#dropped > 0 ? this.#overflow + droppedLine(this.#dropped) : this.#overflow;
+    this.#dropped = 0;
     this.#used = 0;
     this.#overflow = "";
     if (this.#writeAllSync(encoded) && overflow !== "") this.#writeAllSync(Buffer.from(overflow));

@@ -9,7 +9,7 @@ export type RedisClient = Redis | Cluster;
 export interface RedisClientOptions {
   /** One Redis: `redis://[user:password@]host:port[/db]` (or rediss:// for TLS). */
   readonly url?: string | undefined;
-  /** Seed nodes of a Redis Cluster, `host:port` each; the rest are discovered. */
+  /** Redis Cluster nodes to discover the cluster from (seeds), `host:port` each. */
   readonly clusterNodes?: readonly string[] | undefined;
   /**
    * A command without a reply after this many ms fails. Default 150: a backstop 50 ms past a
@@ -26,7 +26,7 @@ export interface RedisClientOptions {
 }
 
 /**
- * Creates an ioredis client that fails fast (issue #3), so that a caller never waits on a Redis
+ * Creates an ioredis client that fails fast, so that a caller never waits on a Redis
  * that is down or stalled and can answer from memory instead:
  * - no offline queue: a command while disconnected fails at once instead of waiting;
  * - one retry per request at most, a command timeout of `commandTimeoutMs`;
@@ -77,9 +77,9 @@ export async function createRedisClient(options: RedisClientOptions): Promise<Re
 export type ConnectOutcome = "ready" | "error" | "timeout";
 
 /**
- * Waits for `client`'s first `ready` or `error`, at most `timeoutMs`. A Cluster connects to its
- * masters only on their first command; this connects them too (within the same wait), so the
- * first calls do not pay for it. Leaves no listener or timer behind.
+ * Waits for `client`'s first `ready` or `error`, at most `timeoutMs`. A Cluster client connects
+ * to each master only on its first command; this connects them too (within the same wait), so
+ * the first calls do not pay for it. Leaves no listener or timer behind.
  */
 export async function whenConnected(client: RedisClient, timeoutMs: number): Promise<ConnectOutcome> {
   const deadline = performance.now() + timeoutMs;

@@ -1,3 +1,4 @@
+import { CallKind } from "../../lib/core/call-kind.js";
 import type { Next } from "../../lib/core/middleware.js";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import { type Clock, sleep, systemClock } from "../../lib/client/clock.js";
@@ -22,8 +23,17 @@ export interface RetryOptions {
   readonly baseDelayMs?: number;
   /** The most the backoff cap grows to, in ms. Default 5000. */
   readonly maxDelayMs?: number;
-  /** Statuses worth another attempt. Default UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED. */
+  /**
+   * Statuses worth another attempt. Default UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED;
+   * RESOURCE_EXHAUSTED only with the server's retry hint, unless `retryExhaustedWithoutHint`.
+   */
   readonly retryableStatuses?: Iterable<StatusName>;
+  /**
+   * Retry RESOURCE_EXHAUSTED that carries no retry hint (no RetryInfo, no pushback) too, after
+   * the usual backoff. Default false: an exhausted quota that does not say when it refills is as
+   * likely to be a daily quota as a rate limit, and hammering it helps no one.
+   */
+  readonly retryExhaustedWithoutHint?: boolean;
   /**
    * Which calls are safe to send twice: `Service/Method` names, or a predicate. Others are sent
    * once. Default `["KeyValue/Get"]`: a Put or Delete that timed out may have been applied.
@@ -52,9 +62,17 @@ function nonNegative(value: number | undefined, fallback: number, name: string):
  * failed together do not come back together). Each attempt runs the layers inside afresh, with
  * `ctx.attempt` counting from 1.
  *
+ * When the server says how long to wait (`ctx.retryAfterMs`: gRPC's google.rpc.RetryInfo or
+ * `grpc-retry-pushback-ms`, gRFC A6), it waits exactly that instead of the backoff, and a
+ * negative pushback means no retry. RESOURCE_EXHAUSTED is retried only with such a hint, by
+ * default (`retryExhaustedWithoutHint`).
+ *
  * It never retries past the call's deadline or signal: when the wait would not end before
  * `ctx.deadline` it gives up with the last attempt's outcome, and an abort during the wait ends
  * the call with the abort's status.
+ *
+ * Unary calls only: a streaming call (server, client or bidirectional) passes through once,
+ * never retried, whatever its method and status.
  *
  * @example
  *   client.use(deadline({ timeoutMs: 1000 })).use(retry({ maxAttempts: 4, baseDelayMs: 50 }));
@@ -73,14 +91,19 @@ export function retry(options: RetryOptions = {}): ClientMiddleware {
   const random = options.random ?? Math.random;
   if (typeof random !== "function") throw new TypeError("retry(): random must be a function");
   const onRetry = options.onRetry;
+  const retryExhaustedWithoutHint = options.retryExhaustedWithoutHint === true;
 
   return resending(async function retry(ctx: ClientCallContext, next: Next): Promise<void> {
-    if (!isIdempotent(ctx)) return next();
+    // Unary calls only: a stream's messages, once read by the server or the caller, cannot be replayed.
+    if (ctx.kind !== CallKind.UNARY || !isIdempotent(ctx)) return next();
     for (let attempt = 1; ; attempt++) {
       ctx.attempt = attempt;
       await next();
       if (attempt >= maxAttempts || !retryable.has(ctx.status) || ctx.signal?.aborted) return;
-      const delayMs = random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+      const hint = ctx.retryAfterMs;
+      if (hint !== undefined && hint < 0) return; // gRFC A6: a negative pushback says "do not retry"
+      if (hint === undefined && ctx.status === Status.RESOURCE_EXHAUSTED && !retryExhaustedWithoutHint) return;
+      const delayMs = hint ?? random() * Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
       // A retry that could not even start before the deadline only turns this outcome into DEADLINE_EXCEEDED later.
       if (ctx.deadline !== undefined && delayMs >= ctx.deadline.remainingMs()) return;
       onRetry?.({ attempt, status: ctx.status, delayMs }, ctx);

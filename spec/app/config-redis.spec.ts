@@ -7,7 +7,7 @@ const load = (argv: string[], env: Record<string, string> = {}): NodeConfig => {
   return loaded.config;
 };
 
-describe("loadConfig(): the Redis settings (issue #3)", () => {
+describe("loadConfig(): the Redis settings", () => {
   it("keeps everything in memory without a Redis setting", () => {
     const config = load([]);
     expect(config).to.include({ redisUrl: undefined, redisClusterNodes: undefined, kvStore: "memory", redisKeyPrefix: "rpci:", redisCommandTimeoutMs: 100 });

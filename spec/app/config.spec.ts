@@ -19,14 +19,34 @@ function configError(argv: readonly string[], env: Record<string, string> = {}):
   throw new Error(`expected a ConfigError for ${JSON.stringify({ argv, env })}`);
 }
 
-/** The defaults of the settings these specs do not set (Redis, --describe). */
+/** The defaults of the settings these specs do not set (Redis, gRPC, metrics, --describe, policy). */
 const OTHER_DEFAULTS = {
+  listen: undefined,
+  grpcMaxMessageBytes: 4 * 1024 * 1024,
+  grpcShutdownGraceMs: 5000,
   redisUrl: undefined,
   redisClusterNodes: undefined,
   redisKeyPrefix: "rpci:",
   redisCommandTimeoutMs: 100,
   kvStore: "memory",
+  metricsListen: undefined,
   describe: false,
+  jwtJwks: undefined,
+  jwtSecret: undefined,
+  jwtPublicKey: undefined,
+  jwtIssuer: undefined,
+  jwtAudience: undefined,
+  jwtAlgorithms: undefined,
+  jwtClockToleranceSeconds: 5,
+  jwtJwksAllowHttpLoopback: false,
+  policy: undefined,
+  publicMethods: undefined,
+  faultsFromMetadata: false,
+  wireRetryAfter: false,
+  configFile: undefined,
+  rateLimits: undefined,
+  faults: undefined,
+  redact: undefined,
 } as const;
 
 describe("loadConfig()", () => {
@@ -35,7 +55,7 @@ describe("loadConfig()", () => {
       logLevel: "info",
       authTokens: ["valid_token"],
       rateLimitCapacity: 10,
-      rateLimitRefillPerSec: 10,
+      rateLimitRefillPerSecond: 10,
       trustProxy: false,
       maxLineBytes: 4 * 1024 * 1024,
       maxInFlight: 10000,
@@ -65,7 +85,7 @@ describe("loadConfig()", () => {
       logLevel: "debug",
       authTokens: ["a", "b", "c"],
       rateLimitCapacity: 25,
-      rateLimitRefillPerSec: 2.5,
+      rateLimitRefillPerSecond: 2.5,
       trustProxy: true,
       maxLineBytes: 1024,
       maxInFlight: 64,

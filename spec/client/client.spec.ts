@@ -147,7 +147,7 @@ describe("createClient(transport)", () => {
 
 describe("new InProcessTransport(app)", () => {
   // No refill: the bucket's count does not depend on how fast the spec runs.
-  const app = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSec: 0, trustProxy: false }, logger: new MemoryLogger() });
+  const app = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 0, trustProxy: false }, logger: new MemoryLogger() });
 
   it("answers as bin/node would: interceptors applied, or the one that stopped the call", async () => {
     const server = app();
@@ -165,14 +165,16 @@ describe("new InProcessTransport(app)", () => {
     expect(statuses.filter((s) => s === Status.RESOURCE_EXHAUSTED)).to.have.length(1);
   });
 
-  it("shares the call's signal with the server context", async () => {
+  it("cancels the server context when the call's signal aborts", async () => {
     let serverSignal: AbortSignal | undefined;
-    const server = new Application({ onError: () => {} }).handle((ctx: CallContext) => {
-      serverSignal = ctx.signal;
-    });
     const controller = new AbortController();
-    await createClient(new InProcessTransport(server)).call("S", "M", {}, { signal: controller.signal });
-    expect(serverSignal).to.equal(controller.signal);
+    const server = new Application({ onError: () => {} }).handle(async (ctx: CallContext) => {
+      serverSignal = ctx.signal;
+      controller.abort();
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    });
+    const result = await createClient(new InProcessTransport(server)).call("S", "M", {}, { signal: controller.signal });
+    expect([result.status, serverSignal?.aborted, (serverSignal?.reason as StatusError | undefined)?.code]).to.deep.equal([Status.CANCELLED, true, Status.CANCELLED]);
   });
 
   it("refuses calls once closed", async () => {

@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { Application } from "../../lib/core/application.js";
+import { Application, runFrame } from "../../lib/core/application.js";
+import { CallFrame } from "../../lib/core/frame.js";
 import { CallContext, HANDLER } from "../../lib/core/context.js";
 import type { Middleware, Next } from "../../lib/core/middleware.js";
 import { Status } from "../../lib/core/status.js";
@@ -42,10 +43,10 @@ describe("Application.use()", () => {
     const { app } = application();
     app.use(tracer("a", events)).use(tracer("b", events)).use(tracer("c", events)).handle(() => void events.push("handler"));
     const ctx = newCall();
-    await app.run(ctx);
+    const frame = await runFrame(app, new CallFrame(ctx));
     expect(events).to.deep.equal(["a:before", "b:before", "c:before", "handler", "c:after", "b:after", "a:after"]);
     expect(ctx.applied).to.deep.equal(["a", "b", "c"]);
-    expect(ctx.handled).to.equal(true);
+    expect(frame.handled).to.equal(true);
     expect(app.middleware).to.deep.equal(["a", "b", "c"]);
   });
 
@@ -104,13 +105,13 @@ describe("Application.run()", () => {
         .use(tracer("inner", events))
         .handle(() => void events.push("handler"));
       const ctx = newCall();
-      await app.run(ctx);
+      const frame = await runFrame(app, new CallFrame(ctx));
       expect(events).to.deep.equal(["outer:before"]);
       expect(ctx.status).to.equal(Status.PERMISSION_DENIED);
       expect(ctx.interceptorFailed).to.equal("gate");
       expect(ctx.failure?.threw).to.equal(true);
       expect(ctx.applied).to.deep.equal(["outer", "gate"]);
-      expect(ctx.handled).to.equal(false);
+      expect(frame.handled).to.equal(false);
       expect(errors, "an exposed status is not a server fault").to.deep.equal([]);
     });
 
@@ -341,11 +342,11 @@ describe("Application: middleware that tail-call next() (return next())", () => 
       throw new StatusError(Status.NOT_FOUND, "gone");
     });
     const ctx = newCall();
-    await app.run(ctx);
+    const frame = await runFrame(app, new CallFrame(ctx));
     expect(ctx.status).to.equal(Status.NOT_FOUND);
     expect(ctx.failure?.at).to.equal(HANDLER);
     expect(ctx.applied).to.deep.equal(["outer", "t1", "t2"]);
-    expect(ctx.open, "every layer has left").to.equal(0);
+    expect(frame.open, "every layer has left").to.equal(0);
     expect(errors).to.deep.equal([]);
   });
 
@@ -356,10 +357,10 @@ describe("Application: middleware that tail-call next() (return next())", () => 
       throw new Error("bug");
     });
     const ctx = newCall();
-    await app.run(ctx);
+    const frame = await runFrame(app, new CallFrame(ctx));
     expect(ctx.status).to.equal(Status.INTERNAL);
     expect(ctx.failure?.at).to.equal(HANDLER);
-    expect(ctx.open).to.equal(0);
+    expect(frame.open).to.equal(0);
   });
 
   it("under a middleware that returned early: that one is still caught, once its downstream (tail layers included) is done", async () => {
@@ -371,11 +372,11 @@ describe("Application: middleware that tail-call next() (return next())", () => 
       handlerDone = true;
     });
     const ctx = newCall();
-    await app.run(ctx);
+    const frame = await runFrame(app, new CallFrame(ctx));
     expect(handlerDone, "the reply waits for the downstream").to.equal(true);
     expect(ctx.status).to.equal(Status.INTERNAL);
     expect(ctx.failure?.at).to.equal("early");
     expect(errors.map((e) => e.at)).to.deep.equal(["early"]);
-    expect(ctx.open).to.equal(0);
+    expect(frame.open).to.equal(0);
   });
 });

@@ -8,19 +8,40 @@ function newCall(init: Partial<ConstructorParameters<typeof CallContext>[0]> = {
 }
 
 describe("new CallContext()", () => {
-  it("starts OK, with no response, nothing applied, no failure and an empty state", () => {
+  it("carries the call only: none of the pipeline's bookkeeping (that is the Application's CallFrame)", () => {
     const ctx = newCall();
-    expect([ctx.status, ctx.response, ctx.applied, ctx.failure, ctx.handled]).to.deep.equal([Status.OK, undefined, [], undefined, false]);
-    expect(ctx.state).to.deep.equal({});
-    expect(ctx.signal).to.equal(undefined);
+    const bookkeeping = ["handled", "depth", "open", "waiting", "returned", "tails"];
+    const members = [...Object.keys(ctx), ...Object.getOwnPropertyNames(CallContext.prototype)];
+    expect(members.filter((name) => bookkeeping.includes(name))).to.deep.equal([]);
   });
 
-  it("wraps the metadata for case-insensitive lookup and keeps the given state and signal", () => {
-    const controller = new AbortController();
-    const ctx = new CallContext({ service: "S", method: "M", request: null, peer: "p", metadata: { Authorization: "x" }, state: { tenant: "t" }, signal: controller.signal });
+  it("starts OK, with no response, nothing applied, no failure and an empty state", () => {
+    const ctx = newCall();
+    expect([ctx.status, ctx.response, ctx.applied, ctx.failure]).to.deep.equal([Status.OK, undefined, [], undefined]);
+    expect(ctx.state).to.deep.equal({});
+    expect([ctx.kind, ctx.signal.aborted, ctx.messagesIn, ctx.messagesOut]).to.deep.equal(["unary", false, 1, 0]);
+  });
+
+  it("wraps the metadata for case-insensitive lookup and keeps the given state", () => {
+    const ctx = new CallContext({ service: "S", method: "M", request: null, peer: "p", metadata: { Authorization: "x" }, state: { tenant: "t" } });
     expect(ctx.metadata.get("authorization")).to.equal("x");
     expect(ctx.state.tenant).to.equal("t");
-    expect(ctx.signal).to.equal(controller.signal);
+  });
+});
+
+describe("CallContext#cancel(reason)", () => {
+  it("aborts ctx.signal with a CANCELLED StatusError by default; the first reason stays", () => {
+    const ctx = newCall();
+    ctx.cancel();
+    ctx.cancel(new StatusError(Status.UNAVAILABLE, "later"));
+    expect(ctx.signal.aborted).to.equal(true);
+    expect((ctx.signal.reason as StatusError).code).to.equal(Status.CANCELLED);
+  });
+
+  it("takes the reason it is given (DEADLINE_EXCEEDED, UNAVAILABLE)", () => {
+    const ctx = newCall();
+    ctx.cancel(new StatusError(Status.DEADLINE_EXCEEDED, "late"));
+    expect((ctx.signal.reason as StatusError).code).to.equal(Status.DEADLINE_EXCEEDED);
   });
 });
 

@@ -46,7 +46,7 @@ describe("StdioHost limits", () => {
   function node(limits = { maxMetadataEntries: 4, maxMetadataValueBytes: 32 }) {
     const log = captureLogger("trace");
     const chunks: string[] = [];
-    const config = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSec: 10, trustProxy: false };
+    const config = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 10, trustProxy: false };
     const rpc = new StdioHost({ app: createNodeApplication({ config, logger: log.logger }), logger: log.logger, write: (c) => (chunks.push(c), true), limits });
     const call = (msgId: number, metadata: unknown): string => JSON.stringify({ src: "c1", dest: "n1", body: { type: "grpc_call", msg_id: msgId, service: "KeyValue", method: "Get", request: { key: "k" }, metadata } });
     return { rpc, log, chunks, call };

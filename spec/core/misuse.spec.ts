@@ -1,5 +1,6 @@
 import { expect } from "chai";
-import { Application } from "../../lib/core/application.js";
+import { Application, runFrame } from "../../lib/core/application.js";
+import { CallFrame } from "../../lib/core/frame.js";
 import { CallContext, HANDLER } from "../../lib/core/context.js";
 import type { Next } from "../../lib/core/middleware.js";
 import { StdioHost } from "../../lib/hosts/stdio/stdio-host.js";
@@ -78,11 +79,11 @@ describe("Application.run() with a middleware that misuses next()", () => {
         handlerDone = true;
       });
       const ctx = newCall();
-      await app.run(ctx);
+      const frame = await runFrame(app, new CallFrame(ctx));
       expect(handlerDone, "run() resolved before the downstream finished").to.equal(true);
       expect(ctx.status).to.equal(Status.INTERNAL);
       expect(ctx.interceptorFailed).to.equal("sloppy");
-      expect(ctx.open).to.equal(0);
+      expect(frame.open).to.equal(0);
     });
 
     it("absorbs a late rejection of the abandoned downstream (no unhandled rejection, no crash)", async () => {
@@ -194,14 +195,14 @@ describe("Application.run() with a middleware that misuses next()", () => {
       const { app, reports } = application();
       app.use(passThrough, { name: "a" }).use(passThrough, { name: "b" }).handle(async () => tick(1));
       const ctx = newCall();
-      await app.run(ctx);
-      expect([ctx.open, ctx.waiting, ctx.status, reports.length]).to.deep.equal([0, undefined, Status.OK, 0]);
+      const frame = await runFrame(app, new CallFrame(ctx));
+      expect([frame.open, frame.waiting, ctx.status, reports.length]).to.deep.equal([0, undefined, Status.OK, 0]);
       const failing = newCall();
       app.handle(() => {
         throw new StatusError(Status.NOT_FOUND, "no");
       });
-      await app.run(failing);
-      expect([failing.open, failing.waiting, failing.failure?.at]).to.deep.equal([0, undefined, HANDLER]);
+      const failingFrame = await runFrame(app, new CallFrame(failing));
+      expect([failingFrame.open, failingFrame.waiting, failing.failure?.at]).to.deep.equal([0, undefined, HANDLER]);
     });
   });
 

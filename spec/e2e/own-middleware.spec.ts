@@ -4,7 +4,7 @@ import { requireHeader, tenantOnly } from "../../examples/own-middleware.js";
 import { Application, auth, CallContext, Status } from "../../index.js";
 import { serve } from "../support/koa-server.js";
 
-// examples/own-middleware.ts, the code of docs/koa.md "Write your own middleware", works as told.
+// examples/own-middleware.ts, the code of README.md "Write your own middleware", works as told.
 
 describe("examples/own-middleware", () => {
   it("tenantOnly(): after auth, admits its tenant and fails the others with PERMISSION_DENIED", async () => {

@@ -121,7 +121,7 @@ describe("the package from another project (npm pack; slow: ~15 s of npm install
 
     it("installs bin/node, which describes its chain", async () => {
       const { stdout } = await run(join(project, "node_modules", ".bin", "rpc-interceptors-node"), ["--describe"], { cwd: project });
-      expect(stdout).to.include("KeyValue/Get     logging -> auth -> rate_limit -> handler");
+      expect(stdout).to.include("KeyValue/Get      logging -> auth -> rate_limit -> handler");
     });
   });
 });

@@ -1,5 +1,5 @@
-// bin/node fleets sharing limits through a private Redis and a private Redis Cluster: the
-// "What it must show" list of issue #3, against real processes.
+// bin/node fleets sharing limits through a private Redis and a private Redis Cluster, against
+// real processes: one limit per client across the fleet, and every call answered while Redis fails.
 import { expect } from "chai";
 import { performance } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -10,7 +10,7 @@ const CAPACITY = 20;
 /** "Negligible": one token per 1000 s, nothing within a test. */
 const NEGLIGIBLE = "0.001";
 const PREFIX = "spec:";
-/** Issue #3: every call answered within about 150 ms while Redis fails; the specs allow 250 ms. */
+/** docs/redis.md: every call answered within about 150 ms while Redis fails; the specs allow 250 ms. */
 const MAX_MS_WHILE_FAILING = 250;
 const COMMAND_TIMEOUT_MS = 100;
 
@@ -57,7 +57,7 @@ async function stream(nodes: readonly NodeProcess[], forMs: number, everyMs: num
 
 const slowest = (replies: readonly Reply[]): number => Math.max(...replies.map((r) => r.ms));
 
-describe("bin/node with Redis: one limit per client across a fleet (issue #3)", function () {
+describe("bin/node with Redis: one limit per client across a fleet", function () {
   this.timeout(30_000);
   before(function () {
     requireRedis(this);
@@ -137,7 +137,9 @@ describe("bin/node with Redis: one limit per client across a fleet (issue #3)", 
     before(async function () {
       this.timeout(30_000);
       cluster = await RedisCluster.start(3);
-      nodes = await startFleet(["k1", "k2", "k3"], fleetEnv({ REDIS_CLUSTER_NODES: cluster.seeds }));
+      // These specs count exact sharing, not latency: a deadline missed on a loaded machine
+      // would answer from the insurance bucket, so it is set far beyond any batch's time.
+      nodes = await startFleet(["k1", "k2", "k3"], { ...fleetEnv({ REDIS_CLUSTER_NODES: cluster.seeds }), REDIS_COMMAND_TIMEOUT_MS: "2000" });
     });
     after(async () => {
       for (const node of nodes) node.kill();
@@ -155,6 +157,13 @@ describe("bin/node with Redis: one limit per client across a fleet (issue #3)", 
       const results = await Promise.all([...clients.values()].map((client) => spread(nodes, client, 90)));
       for (const replies of results) expect(statuses(replies)).to.deep.equal({ OK: 20, RESOURCE_EXHAUSTED: 70 });
       for (const [owner, client] of clients) expect(await owner.cli("exists", bucketKey(client)), `${client} on ${owner.port}`).to.equal("1");
+    });
+
+    it("admits exactly 20 of the 90 calls of each client whose src holds braces or a NUL, and of the clients beside them", async () => {
+      const hostile = ["}", "}x", "{}", "}cl-0", "nul\u0000}", "a{b}c"];
+      const results = await Promise.all([...hostile, "beside-1", "beside-2"].map((client) => spread(nodes, client, 90)));
+      for (const replies of results) expect(statuses(replies)).to.deep.equal({ OK: 20, RESOURCE_EXHAUSTED: 70 });
+      for (const node of nodes) expect(node.logged(/lost/), `${node.id}: no breaker opened`).to.deep.equal([]);
       expect(await Promise.all(nodes.map((n) => n.end()))).to.deep.equal([0, 0, 0]);
     });
   });

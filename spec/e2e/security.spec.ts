@@ -3,7 +3,7 @@ import { freePort } from "../support/redis-servers.js";
 import { NodeProcess, runNode } from "../support/node-process.js";
 import { call, init } from "../support/messages.js";
 
-// What bin/node's logs may hold, at each level (SECURITY.md, issue 7): never an authorization
+// What bin/node's logs may hold, at each level (SECURITY.md): never an authorization
 // value, right or wrong; metadata values from debug down only; the request payload at trace
 // only. Every input carries markers, and stderr is searched for them.
 

@@ -2,6 +2,7 @@ import { expect } from "chai";
 import { closeRedisClient, createRedisClient, type RedisClient, whenConnected } from "../../lib/redis/redis-client.js";
 import { RedisStore } from "../../lib/key-value/redis-store.js";
 import { StatusError } from "../../lib/core/status-error.js";
+import { RedisHealth } from "../../lib/limiters/redis-health.js";
 import { RedisServer, requireRedis } from "../support/redis-servers.js";
 
 describe("RedisStore", function () {
@@ -41,5 +42,25 @@ describe("RedisStore", function () {
     } finally {
       await closeRedisClient(dead);
     }
+  });
+
+  it("with timeoutMs, fails with UNAVAILABLE once Redis has not answered for that long, and tells its health", async () => {
+    const health = new RedisHealth().watch(client!);
+    const store = new RedisStore({ client: client!, keyPrefix: "timeout:", timeoutMs: 60, health });
+    await redis!.cli("client", "pause", "300", "all");
+    const start = performance.now();
+    const error = await store.get("k").then(() => undefined, (e: unknown) => e);
+    expect(performance.now() - start).to.be.within(55, 140);
+    expect(error).to.include({ code: "UNAVAILABLE" });
+    expect(health.state).to.equal("down");
+    // Its breaker open, the next command (not a probe) does not wait at all.
+    const again = performance.now();
+    expect(await store.get("k").then(() => undefined, (e: unknown) => e)).to.include({ code: "UNAVAILABLE" });
+    expect(performance.now() - again).to.be.below(20);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  });
+
+  it("refuses a timeoutMs that is not a number > 0", () => {
+    expect(() => new RedisStore({ client: client!, timeoutMs: 0 })).to.throw(RangeError, /timeoutMs/);
   });
 });

@@ -183,8 +183,9 @@ describe("RedisTokenBucket", function () {
       const limiter = new RedisTokenBucket({ client: client!, capacity: 3, refillPerSecond: 0.001, keyPrefix: prefix(), timeoutMs: 80, logger });
       await limiter.consume("c1", 3); // Redis would refuse every call below; the full insurance bucket admits 3
       let failures = 0;
-      const failed = limiter.health.failed.bind(limiter.health);
-      limiter.health.failed = (error) => {
+      const health = limiter.health.healthOf(0);
+      const failed = health.failed.bind(health);
+      health.failed = (error) => {
         failures++;
         failed(error);
       };

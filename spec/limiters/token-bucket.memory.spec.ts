@@ -6,7 +6,7 @@ import { CallContext } from "../../lib/core/context.js";
 import { TokenBucket } from "../../lib/limiters/token-bucket.js";
 import { rateLimit } from "../../middleware/rate-limit.js";
 
-// Memory of the rate limiter under a flood of distinct clients (issue 7), at the unit level:
+// Memory of the rate limiter under a flood of distinct clients, at the unit level:
 // the fast counterpart of bench/memory-distinct-clients.ts, which runs a million calls through
 // the real bin/node and watches its RSS.
 

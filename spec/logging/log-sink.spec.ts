@@ -61,7 +61,21 @@ describe("LogSink", () => {
     expect(await settledLines(file, 3)).to.deep.equal(["first line of twenty", "y".repeat(40), "short"]);
   });
 
-  it("refuses a batch size that is not a positive integer", () => {
+  it("drops lines past maxPendingBytes behind a write in flight, and says how many in one line where they were", async () => {
+    const sink = new LogSink({ destination: fd, batchBytes: 16, maxPendingBytes: 100 });
+    sink.write("first line of twenty\n"); // a full batch: its write is in flight for the rest of this turn
+    for (let i = 0; i < 50; i++) sink.write(`line ${String(i).padStart(2, "0")}\n`); // 8 bytes each: 12 fit in 100
+    await settledLines(file, 13); // the write in flight, then the twelve kept, are out
+    sink.write("after\n");
+    const lines = await settledLines(file, 15);
+    expect(lines.slice(0, 13)).to.deep.equal(["first line of twenty", ...Array.from({ length: 12 }, (_, i) => `line ${String(i).padStart(2, "0")}`)]);
+    const notice = JSON.parse(lines[13]!) as { level: number; dropped: number; msg: string };
+    expect(notice).to.include({ level: 40, dropped: 38, msg: "38 log lines dropped: the log destination did not take them fast enough" });
+    expect(lines.slice(14)).to.deep.equal(["after"]);
+  });
+
+  it("refuses a batch size or a pending bound that is not a positive integer", () => {
     expect(() => new LogSink({ destination: fd, batchBytes: 0 })).to.throw(RangeError, /batchBytes/);
+    expect(() => new LogSink({ destination: fd, maxPendingBytes: 0.5 })).to.throw(RangeError, /maxPendingBytes/);
   });
 });

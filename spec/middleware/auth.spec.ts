@@ -27,7 +27,7 @@ describe("auth()", () => {
     expect(ctx.status).to.equal(Status.OK);
     expect(reached).to.equal(true);
     expect(ctx.applied).to.deep.equal(["auth"]);
-    expect(ctx.state.principal).to.deep.equal({ subject: "token#1", scheme: "bearer" });
+    expect(ctx.state.principal).to.deep.equal({ subject: "token#1", scheme: "bearer", scopes: [], roles: [], claims: {} });
   });
 
   it("names the principal after the token's place in the list, or the name given in a map", async () => {

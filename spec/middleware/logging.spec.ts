@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { Application } from "../../lib/core/application.js";
 import { CallContext } from "../../lib/core/context.js";
-import { LOG_LEVELS, type LogLevel } from "../../lib/logging/logger.js";
+import { LOG_LEVELS, type LogLevel } from "../../lib/logging/log-levels.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
 import { auth } from "../../middleware/auth.js";

@@ -1,4 +1,4 @@
-// A real bin/node child process for the fleet specs (issue #3): calls are written as envelope
+// A real bin/node child process for the fleet specs: calls are written as envelope
 // lines, replies matched by in_reply_to and timed from write to read, stderr kept as log lines.
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 const BIN = fileURLToPath(new URL("../../../bin/node", import.meta.url));
 
 /** Settings a spec does not choose are not inherited from the environment the tests run in. */
-const HERMETIC = /^(REDIS_|KV_STORE$|RATE_LIMIT_|AUTH_TOKENS$|TRUST_PROXY$|LOG_LEVEL$)/;
+const HERMETIC = /^(REDIS_|KV_STORE$|RATE_LIMIT_|AUTH_TOKENS$|TRUST_PROXY$|LOG_LEVEL$|JWT_|POLICY$|PUBLIC_METHODS$|FAULTS_|WIRE_)/;
 
 /** A reply and how long it took, in ms, from writing the request to reading the reply. */
 export interface Reply {
@@ -33,17 +33,17 @@ export class NodeProcess {
   #out = "";
   #err = "";
 
-  private constructor(id: string, env: Readonly<Record<string, string>>) {
+  private constructor(id: string, env: Readonly<Record<string, string>>, args: readonly string[]) {
     this.id = id;
     const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !HERMETIC.test(k)));
-    this.#child = spawn(process.execPath, [BIN], { env: { ...inherited, ...env }, stdio: ["pipe", "pipe", "pipe"] });
+    this.#child = spawn(process.execPath, [BIN, ...args], { env: { ...inherited, ...env }, stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stdout.setEncoding("utf8").on("data", (chunk: string) => this.#onStdout(chunk));
     this.#child.stderr.setEncoding("utf8").on("data", (chunk: string) => this.#onStderr(chunk));
   }
 
-  /** Starts bin/node with `env` and initialises it as `id`; resolves after init_ok. */
-  static async start(id: string, env: Readonly<Record<string, string>>): Promise<NodeProcess> {
-    const node = new NodeProcess(id, env);
+  /** Starts bin/node with `env` (and `args`) and initialises it as `id`; resolves after init_ok. */
+  static async start(id: string, env: Readonly<Record<string, string>>, args: readonly string[] = []): Promise<NodeProcess> {
+    const node = new NodeProcess(id, env, args);
     const exited = once(node.#child, "exit").then(() => {
       throw new Error(`bin/node ${id} exited during start: ${JSON.stringify(node.logs)}`);
     });

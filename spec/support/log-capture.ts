@@ -1,5 +1,5 @@
 import { pino } from "pino";
-import type { LogLevel } from "../../lib/logging/logger.js";
+import type { LogLevel } from "../../lib/logging/log-levels.js";
 
 /** A real pino logger whose JSON lines are kept in memory instead of written to stderr. */
 export interface CapturedLogger {

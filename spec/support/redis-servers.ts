@@ -1,4 +1,4 @@
-// Private redis-server processes for the Redis specs (issue #3): each on a free port of
+// Private redis-server processes for the Redis specs: each on a free port of
 // 127.0.0.1 with its own temporary directory, no persistence, stopped and removed after. The
 // machine's own Redis (6379) is never connected to, flushed or depended on.
 import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
@@ -86,15 +86,25 @@ export class RedisServer {
     this.#args = args;
   }
 
-  /** Starts a redis-server on a free port; `cluster` turns cluster mode on. */
-  static async start(options: { cluster?: boolean } = {}): Promise<RedisServer> {
-    const port = await freePort();
-    const dir = await mkdtemp(path.join(tmpdir(), "rpc-redis-"));
-    const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", path.join(dir, "redis.log")];
-    if (options.cluster === true) args.push("--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, "nodes.conf"), "--cluster-node-timeout", "5000");
-    const server = new RedisServer(port, dir, args);
-    await server.restart();
-    return server;
+  /** Starts a redis-server on a free port; `cluster` turns cluster mode on; `args` are more redis-server options. */
+  static async start(options: { cluster?: boolean; args?: readonly string[] } = {}): Promise<RedisServer> {
+    // Other test runs on the machine pick free ports too: a port taken between the check and the
+    // bind is detected by restart(), and another port is tried.
+    for (let attempt = 1; ; attempt++) {
+      const port = await freePort();
+      const dir = await mkdtemp(path.join(tmpdir(), "rpc-redis-"));
+      const args = ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", path.join(dir, "redis.log")];
+      if (options.cluster === true) args.push("--cluster-enabled", "yes", "--cluster-config-file", path.join(dir, "nodes.conf"), "--cluster-node-timeout", "5000");
+      args.push(...(options.args ?? []));
+      const server = new RedisServer(port, dir, args);
+      try {
+        await server.restart();
+        return server;
+      } catch (error) {
+        await server.stop();
+        if (attempt >= 5) throw error;
+      }
+    }
   }
 
   /** `redis://127.0.0.1:port`. */
@@ -110,8 +120,12 @@ export class RedisServer {
   /** Starts the server (again) on the same port and directory; resolves once it answers PING. */
   async restart(): Promise<void> {
     if (this.running) throw new Error("redis-server is running already");
-    this.#process = spawn("redis-server", this.#args, { stdio: "ignore" });
+    const child = spawn("redis-server", this.#args, { stdio: "ignore" });
+    this.#process = child;
     await untilPong(this.port);
+    // The PONG must be ours: another run's redis-server may hold the port, ours then exits.
+    const pid = /process_id:(\d+)/.exec(await this.cli("info", "server"))?.[1];
+    if (Number(pid) !== child.pid) throw new Error(`port ${this.port} is held by another redis-server (pid ${pid})`);
   }
 
   /** Sends `signal` (SIGKILL by default: no goodbye to the clients) and waits for the exit. */
@@ -141,7 +155,7 @@ export class RedisServer {
   }
 }
 
-/** A Redis Cluster of private servers, masters only. */
+/** A Redis Cluster of private servers: masters, and replicas when asked for. */
 export class RedisCluster {
   readonly nodes: readonly RedisServer[];
 
@@ -149,15 +163,26 @@ export class RedisCluster {
     this.nodes = nodes;
   }
 
-  /** Starts `masters` servers in cluster mode and joins them (`redis-cli --cluster create`). */
-  static async start(masters = 3): Promise<RedisCluster> {
-    const nodes = await Promise.all(Array.from({ length: masters }, () => RedisServer.start({ cluster: true })));
+  /**
+   * Starts `masters` servers in cluster mode, `replicas` more per master, and joins them
+   * (`redis-cli --cluster create`); `args` are more redis-server options for every node.
+   */
+  static async start(masters = 3, options: { replicas?: number; args?: readonly string[] } = {}): Promise<RedisCluster> {
+    const { replicas = 0, args = [] } = options;
+    const nodes = await Promise.all(Array.from({ length: masters * (1 + replicas) }, () => RedisServer.start({ cluster: true, args })));
     const cluster = new RedisCluster(nodes);
     try {
-      await run("redis-cli", ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", "0", "--cluster-yes"]);
+      await run("redis-cli", ["--cluster", "create", ...nodes.map((n) => `${HOST}:${n.port}`), "--cluster-replicas", String(replicas), "--cluster-yes"]);
       for (const node of nodes) {
         for (let i = 0; !(await node.cli("cluster", "info")).includes("cluster_state:ok"); i++) {
           if (i > 250) throw new Error(`cluster node ${node.port} not ok after 5 s`);
+          await sleep(20);
+        }
+      }
+      // A replica that has not finished its first sync cannot take over from its master.
+      for (const node of nodes) {
+        for (let i = 0; /role:slave/.test(await node.cli("info", "replication")) && !/master_link_status:up/.test(await node.cli("info", "replication")); i++) {
+          if (i > 500) throw new Error(`replica ${node.port} not in sync after 10 s`);
           await sleep(20);
         }
       }

@@ -3,7 +3,7 @@ import { CallContext } from "../../core/context.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import { callOutcomeOf } from "../../hosts/stdio/replies.js";
-import type { OutgoingCall, Reply, Transport } from "../transport.js";
+import type { OutgoingCall, OutgoingStreamCall, Receive, Reply, Transport } from "../transport.js";
 
 /** Options of {@link InProcessTransport}. */
 export interface InProcessTransportOptions {
@@ -38,6 +38,20 @@ export class InProcessTransport implements Transport {
     const { service, method, request, metadata, signal } = call;
     const ctx = new CallContext({ service, method, request, metadata, peer: this.#peer, ...(signal === undefined ? {} : { signal }) });
     await abortable(this.#app.run(ctx), call.signal);
+    return replyOf(ctx);
+  }
+
+  /**
+   * A streaming call, run as the server's `app.run(ctx, receive)`: request messages are pulled
+   * from the caller's iterable as the handler reads them, response messages handed to
+   * `receive` one at a time. The call's signal cancels the server call (its `ctx.signal`
+   * aborts and its stream stops being pulled).
+   */
+  async stream(call: OutgoingStreamCall, receive: Receive): Promise<Reply> {
+    if (this.#closed) throw new StatusError(Status.UNAVAILABLE, "transport closed");
+    const { service, method, request, metadata, signal, kind } = call;
+    const ctx = new CallContext({ service, method, request, metadata, kind, peer: this.#peer, ...(signal === undefined ? {} : { signal }) });
+    await abortable(this.#app.run(ctx, receive), signal);
     return replyOf(ctx);
   }
 

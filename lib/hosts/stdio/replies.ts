@@ -27,12 +27,26 @@ export interface CallOutcome {
   readonly interceptorsApplied?: readonly string[] | undefined;
   /** The response message, when the call produced one (NOT_FOUND from KeyValue/Get does). */
   readonly response?: unknown;
+  /**
+   * The wait a refused call was told (rate_limit's `retryAfterMs`), as `retry_after_ms` after
+   * `interceptor_failed`: an extension of the protocol, sent only when the node is asked to
+   * (`--wire-retry-after`), read back whenever present.
+   */
+  readonly retryAfterMs?: number | undefined;
 }
 
-/** The outcome of a finished server call as `grpc_call_ok` carries it; shares `ctx.applied`. */
-export function callOutcomeOf(ctx: CallContext): CallOutcome {
+/**
+ * The outcome of a finished server call as `grpc_call_ok` carries it; shares `ctx.applied`.
+ * With `withRetryAfter`, a refusal's wait goes with it (see {@link CallOutcome.retryAfterMs}).
+ */
+export function callOutcomeOf(ctx: CallContext, withRetryAfter = false): CallOutcome {
   const failed = ctx.interceptorFailed;
-  if (failed !== undefined) return { status: ctx.status, interceptorFailed: failed };
+  if (failed !== undefined) {
+    const wait = withRetryAfter ? ctx.failure?.error.details?.["retryAfterMs"] : undefined;
+    return typeof wait === "number" && Number.isFinite(wait)
+      ? { status: ctx.status, interceptorFailed: failed, retryAfterMs: Math.ceil(wait) }
+      : { status: ctx.status, interceptorFailed: failed };
+  }
   return { status: ctx.status, interceptorsApplied: ctx.applied, response: ctx.responseToSend };
 }
 
@@ -49,6 +63,7 @@ export function callOutcomeOf(ctx: CallContext): CallOutcome {
 export function outcomeText(outcome: CallOutcome, list: (names: readonly string[]) => string = dumps): string {
   let text = `"status": ${quote(outcome.status)}`;
   if (outcome.interceptorFailed !== undefined) text += `, "interceptor_failed": ${quote(outcome.interceptorFailed)}`;
+  if (outcome.retryAfterMs !== undefined) text += `, "retry_after_ms": ${dumps(outcome.retryAfterMs)}`;
   if (outcome.interceptorsApplied !== undefined) text += `, "interceptors_applied": ${list(outcome.interceptorsApplied)}`;
   if (outcome.response !== undefined) text += `, "response": ${dumps(outcome.response)}`;
   return text;
@@ -90,7 +105,9 @@ export function outcomeFromReply(body: Readonly<Record<string, unknown>>): CallO
   const status = body["status"];
   const applied = body["interceptors_applied"];
   const failed = body["interceptor_failed"];
+  const wait = body["retry_after_ms"];
   return {
+    ...(typeof wait === "number" ? { retryAfterMs: wait } : {}),
     status: isStatusName(status) ? status : Status.UNKNOWN,
     response: body["response"],
     interceptorsApplied: Array.isArray(applied) ? applied.filter((name): name is string => typeof name === "string") : undefined,

@@ -29,6 +29,11 @@ export interface StdioHostOptions {
    * naming it, counted in the stats as its failure), not RESOURCE_EXHAUSTED. Default none.
    */
   readonly checkBeforeLimits?: Middleware;
+  /**
+   * Add `retry_after_ms` to the reply of a call refused with a wait (rate_limit): an extension
+   * of the protocol, which otherwise keeps retry hints in the logs. Default false.
+   */
+  readonly retryAfterOnWire?: boolean;
 }
 
 type Envelope = { readonly src: string; readonly dest?: unknown; readonly body: Record<string, unknown> };
@@ -67,6 +72,7 @@ export class StdioHost {
   readonly #logger: Logger;
   readonly #limits: CallLimits;
   readonly #checkBeforeLimits: Middleware | undefined;
+  readonly #retryAfterOnWire: boolean;
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
 
@@ -75,6 +81,7 @@ export class StdioHost {
     this.#logger = options.logger;
     this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
     this.#checkBeforeLimits = options.checkBeforeLimits;
+    this.#retryAfterOnWire = options.retryAfterOnWire === true;
     this.outbox = new Outbox({
       write: options.write,
       onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
@@ -211,7 +218,7 @@ export class StdioHost {
 
   /** The grpc_call_ok body as text, a reply sent for most messages (no body object to serialise). */
   readonly #renderCall = (ctx: CallContext, inReplyTo: unknown, msgId: number): string | undefined => {
-    const outcome = callOutcomeOf(ctx);
+    const outcome = callOutcomeOf(ctx, this.#retryAfterOnWire);
     this.stats.record(outcome.interceptorFailed);
     return inReplyTo === undefined ? undefined : callReplyText(inReplyTo, outcome, msgId, this.#appliedText);
   };

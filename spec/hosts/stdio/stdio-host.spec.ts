@@ -5,7 +5,7 @@ import { createNodeApplication } from "../../../lib/app/node-app.js";
 import { captureLogger } from "../../support/log-capture.js";
 import { AUTHORIZED, call, init, parseReply, stats } from "../../support/messages.js";
 
-const CONFIG = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSec: 10, trustProxy: false };
+const CONFIG = { authTokens: ["valid_token"], rateLimitCapacity: 10, rateLimitRefillPerSecond: 10, trustProxy: false };
 
 /** An StdioHost over the real application, its output and logs kept in memory. */
 function stdioHost(level: "info" | "debug" | "trace" = "info") {

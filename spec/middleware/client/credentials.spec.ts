@@ -7,7 +7,7 @@ import { credentials } from "../../../middleware/client/credentials.js";
 import { keyValueServer, MemoryLogger } from "../../support/servers.js";
 
 describe("credentials({ token })", () => {
-  const nodeApp = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 100, rateLimitRefillPerSec: 0, trustProxy: false }, logger: new MemoryLogger() });
+  const nodeApp = () => createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 100, rateLimitRefillPerSecond: 0, trustProxy: false }, logger: new MemoryLogger() });
 
   it("gets a call past the server's auth()", async () => {
     const app = nodeApp();

@@ -10,7 +10,7 @@ describe("logging() (client)", () => {
   it("writes one line per call: service, method, status, ms, and the server interceptor that refused it", async () => {
     const logger = new MemoryLogger();
     let t = 0;
-    const app = createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 100, rateLimitRefillPerSec: 0, trustProxy: false }, logger: new MemoryLogger() });
+    const app = createNodeApplication({ config: { authTokens: ["valid_token"], rateLimitCapacity: 100, rateLimitRefillPerSecond: 0, trustProxy: false }, logger: new MemoryLogger() });
     const client = createClient(new InProcessTransport(app)).use(logging({ logger, now: () => (t += 1.5) }));
     await client.call("KeyValue", "Get", { key: "k" });
     await client.call("KeyValue", "Get", { key: "k" }, { metadata: { authorization: "Bearer valid_token" } });

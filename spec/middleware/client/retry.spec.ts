@@ -5,6 +5,7 @@ import { InProcessTransport } from "../../../lib/client/transports/in-process-tr
 import type { Next } from "../../../lib/core/middleware.js";
 import { Status, type StatusName } from "../../../lib/core/status.js";
 import { StatusError } from "../../../lib/core/status-error.js";
+import type { Reply, Transport } from "../../../lib/client/transport.js";
 import { deadline } from "../../../middleware/client/deadline.js";
 import { logging } from "../../../middleware/client/logging.js";
 import { retry, type RetryEvent } from "../../../middleware/client/retry.js";
@@ -75,9 +76,9 @@ describe("retry(options)", () => {
     expect(logger.lines.map((line) => line.obj)).to.deep.equal([{ service: "KeyValue", method: "Get", status: "UNAVAILABLE", ms: 0, attempt: 3, failed: "fault" }]);
   });
 
-  it("retries RESOURCE_EXHAUSTED and DEADLINE_EXCEEDED, and nothing else by default", async () => {
+  it("retries DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED only with a hint, and nothing else by default", async () => {
     const cases: [StatusName, number][] = [
-      [Status.RESOURCE_EXHAUSTED, 2],
+      [Status.RESOURCE_EXHAUSTED, 1],
       [Status.DEADLINE_EXCEEDED, 2],
       [Status.INTERNAL, 1],
       [Status.UNAUTHENTICATED, 1],
@@ -152,5 +153,55 @@ describe("retry(options)", () => {
     for (const options of [{ maxAttempts: 0 }, { maxAttempts: 1.5 }, { baseDelayMs: -1 }, { maxDelayMs: Number.NaN }, { retryableStatuses: ["NOPE" as StatusName] }, { random: 3 as never }]) {
       expect(() => retry(options), JSON.stringify(options)).to.throw(TypeError);
     }
+  });
+
+  describe("the server's retry hint (ctx.retryAfterMs: RetryInfo, grpc-retry-pushback-ms)", () => {
+    /** A transport that answers with `replies` in turn and counts the calls. */
+    function scripted(...replies: Reply[]) {
+      const sent: number[] = [];
+      const transport: Transport = {
+        unary: () => {
+          sent.push(sent.length + 1);
+          return Promise.resolve(replies.shift() ?? { status: Status.OK, response: {} });
+        },
+        close: () => Promise.resolve(),
+      };
+      return { transport, sent };
+    }
+
+    it("waits exactly the hinted delay, no jitter, before retrying RESOURCE_EXHAUSTED", async () => {
+      const clock = new FakeClock();
+      const { transport, sent } = scripted({ status: Status.RESOURCE_EXHAUSTED, retryAfterMs: 250 });
+      const client = createClient(transport).use(retry({ clock, random: () => 0.5 }));
+      const result = await clock.run(client.call("KeyValue", "Get", { key: "k" }));
+      expect(result.status).to.equal(Status.OK);
+      expect(sent).to.have.length(2);
+      expect(clock.delays).to.deep.equal([250]);
+    });
+
+    it("does not retry after a negative pushback (gRFC A6: do not retry)", async () => {
+      const clock = new FakeClock();
+      const { transport, sent } = scripted({ status: Status.UNAVAILABLE, retryAfterMs: -1 });
+      const result = await clock.run(createClient(transport).use(retry({ clock })).call("KeyValue", "Get", { key: "k" }));
+      expect(result.status).to.equal(Status.UNAVAILABLE);
+      expect(sent).to.have.length(1);
+    });
+
+    it("retries RESOURCE_EXHAUSTED without a hint only with retryExhaustedWithoutHint", async () => {
+      const clock = new FakeClock();
+      const { transport, sent } = scripted({ status: Status.RESOURCE_EXHAUSTED });
+      const result = await clock.run(createClient(transport).use(retry({ clock, random: () => 0, retryExhaustedWithoutHint: true })).call("KeyValue", "Get", { key: "k" }));
+      expect(result.status).to.equal(Status.OK);
+      expect(sent).to.have.length(2);
+    });
+
+    it("gives up when the hinted delay would end past the deadline", async () => {
+      const clock = new FakeClock();
+      const { transport, sent } = scripted({ status: Status.RESOURCE_EXHAUSTED, retryAfterMs: 5000 });
+      const client = createClient(transport, { clock }).use(deadline({ timeoutMs: 1000, clock })).use(retry({ clock }));
+      const result = await clock.run(client.call("KeyValue", "Get", { key: "k" }));
+      expect(result.status).to.equal(Status.RESOURCE_EXHAUSTED);
+      expect(sent).to.have.length(1);
+    });
   });
 });

@@ -1,0 +1,224 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import * as grpc from "@grpc/grpc-js";
+import { loadSync } from "@grpc/proto-loader";
+import { KEYVALUE_PROTO } from "../lib/grpc/proto-files.js";
+import { median, quantile } from "./measure.js";
+
+/**
+ * The gRPC section of `npm run bench -- --grpc` (or `node dist/bench/grpc.js`): server CPU per
+ * unary call and paced latency of `bin/node --listen` (logging -> auth -> rate_limit -> KeyValue)
+ * against a bare grpc-js server of the same .proto with a Map, and against grpc-js server
+ * interceptors and nice-grpc middleware doing the same work (bench/grpc-servers.ts). Each server is a process of its own:
+ * its CPU comes from /proc/<pid>/stat (utime + stime), so the load generator (this process)
+ * is not counted. Writes bench/out/grpc.md.
+ */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const HIGH_LIMITS = { RATE_LIMIT_CAPACITY: "1000000000", RATE_LIMIT_REFILL_PER_SEC: "1000000000", LOG_LEVEL: "info" };
+const CLOCK_TICKS_PER_SECOND = 100;
+
+export interface GrpcBenchOptions {
+  /** Calls per CPU round. */
+  readonly calls: number;
+  readonly rounds: number;
+  /** Calls in flight at once during a CPU round. */
+  readonly concurrency: number;
+  /** Calls before the first CPU round (and before the warm latency). */
+  readonly warmup: number;
+  /** Offered load of the latency runs, calls per second, and their length. */
+  readonly ratePerSec: number;
+  readonly latencyCalls: number;
+  /** Messages of the server stream row. */
+  readonly streamMessages: number;
+}
+
+export const QUICK_GRPC: GrpcBenchOptions = { calls: 10_000, rounds: 3, concurrency: 32, warmup: 5_000, ratePerSec: 500, latencyCalls: 1_000, streamMessages: 200_000 };
+
+interface Server {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly client: grpc.Client;
+  readonly get: grpc.MethodDefinition<unknown, unknown>;
+  readonly scanSerialize: (request: unknown) => Buffer;
+}
+
+interface Row {
+  readonly name: string;
+  readonly cpuUsPerCall: number;
+  readonly cold: { p50: number; p99: number };
+  readonly warm: { p50: number; p99: number };
+}
+
+function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  // Fields 14 and 15 of stat (utime, stime), counted from the state field (3).
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+async function waitFor<T>(read: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function start(name: string, command: string, args: string[], env: Record<string, string>, logFile: string): Promise<Server> {
+  const stderr = openSync(logFile, "w");
+  const child = spawn(command, args, { stdio: ["ignore", "pipe", stderr], env: { ...process.env, ...env } });
+  closeSync(stderr);
+  let stdout = "";
+  child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
+  let exited = false;
+  child.once("exit", () => (exited = true));
+  const port = await waitFor(() => {
+    if (exited) throw new Error(`${name} exited before listening; see ${logFile}`);
+    return /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)/.exec(readFileSync(logFile, "utf8"))?.[1];
+  }, `${name} to listen`);
+  const definition = loadSync(KEYVALUE_PROTO, { keepCase: true, defaults: true });
+  const service = definition["keyvalue.v1.KeyValue"] as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>;
+  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+  const server = { name, child, client, get: service["Get"]!, scanSerialize: service["Scan"]!.requestSerialize };
+  await call(server, service["Put"]!, { key: "k", value: "v" });
+  return server;
+}
+
+const METADATA = (() => {
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", "Bearer valid_token");
+  return metadata;
+})();
+
+function call(server: Server, method: grpc.MethodDefinition<unknown, unknown>, request: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.client.makeUnaryRequest(method.path, method.requestSerialize, method.responseDeserialize, request, METADATA.clone(), (error) => (error ? reject(error) : resolve()));
+  });
+}
+
+/** One Scan of `limit` messages, read to the end. */
+function scan(server: Server, limit: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const path = "/keyvalue.v1.KeyValue/Scan";
+    const call = server.client.makeServerStreamRequest(path, server.scanSerialize, (bytes: Buffer) => bytes, { prefix: "k", limit }, METADATA.clone());
+    call.on("data", () => undefined);
+    call.on("end", resolve);
+    call.on("error", reject);
+  });
+}
+
+/** `count` Gets with `concurrency` in flight; resolves when all are answered. */
+async function load(server: Server, count: number, concurrency: number): Promise<void> {
+  let sent = 0;
+  const worker = async (): Promise<void> => {
+    while (sent < count) {
+      sent++;
+      await call(server, server.get, { key: "k" });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+}
+
+/** Gets at a fixed rate (the calls due at each 1 ms tick sent together); p50 and p99 in ms. */
+async function paced(server: Server, count: number, ratePerSec: number): Promise<{ p50: number; p99: number }> {
+  const latencies: number[] = [];
+  const startedAt = performance.now();
+  let sent = 0;
+  const pending: Promise<void>[] = [];
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - startedAt) * ratePerSec) / 1000));
+    for (; sent < due; sent++) {
+      const at = performance.now();
+      pending.push(call(server, server.get, { key: "k" }).then(() => void latencies.push(performance.now() - at)));
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await Promise.all(pending);
+  return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
+}
+
+async function stop(server: Server): Promise<void> {
+  server.client.close();
+  const exited = new Promise((r) => server.child.once("exit", r));
+  server.child.kill("SIGTERM");
+  await exited;
+}
+
+/** Runs the section; returns the markdown it also writes to bench/out/grpc.md. */
+export async function grpcBench(options: GrpcBenchOptions, say: (text: string) => void = (t) => void process.stderr.write(`${t}\n`)): Promise<string> {
+  const out = join(ROOT, "bench/out");
+  mkdirSync(out, { recursive: true });
+  const node = process.execPath;
+  const specs: [string, string, string[], Record<string, string>][] = [
+    ["grpc-js bare (Map)", node, [join(ROOT, "dist/bench/grpc-servers.js"), "bare"], {}],
+    ["grpc-js interceptors", node, [join(ROOT, "dist/bench/grpc-servers.js"), "interceptors"], {}],
+    ["nice-grpc middleware", node, [join(ROOT, "dist/bench/grpc-servers.js"), "nice-grpc"], {}],
+    ["bin/node --listen", join(ROOT, "bin/node"), ["--listen", "127.0.0.1:0"], HIGH_LIMITS],
+  ];
+  const servers: Server[] = [];
+  const streams: Server[] = [];
+  const cold = new Map<string, { p50: number; p99: number }>();
+  try {
+    for (const [name, command, args, env] of specs) {
+      const server = await start(name, command, args, env, join(out, `grpc-${servers.length}.log`));
+      servers.push(server);
+      cold.set(name, await paced(server, options.latencyCalls, options.ratePerSec));
+      say(`grpc: ${name} started; cold latency measured`);
+    }
+    for (const server of servers) await load(server, options.warmup, options.concurrency);
+    const cpu = new Map<string, number[]>(servers.map((s) => [s.name, []]));
+    for (let round = 0; round < options.rounds; round++) {
+      for (const server of servers) {
+        const before = cpuMsOf(server.child.pid!);
+        await load(server, options.calls, options.concurrency);
+        cpu.get(server.name)!.push(((cpuMsOf(server.child.pid!) - before) * 1000) / options.calls);
+      }
+      say(`grpc: round ${round + 1}/${options.rounds}`);
+    }
+    const rows: Row[] = [];
+    for (const server of servers) {
+      rows.push({ name: server.name, cpuUsPerCall: median(cpu.get(server.name)!), cold: cold.get(server.name)!, warm: await paced(server, options.latencyCalls, options.ratePerSec) });
+    }
+    for (const [name, mode] of [["grpc-js bare (Map)", "bare"], ["GrpcHost + logging, auth, rate_limit", "host"], ["nice-grpc middleware", "nice-grpc"]] as const) {
+      streams.push(await start(name, node, [join(ROOT, "dist/bench/grpc-servers.js"), mode], {}, join(out, `grpc-stream-${streams.length}.log`)));
+    }
+    const streamRows: string[] = [];
+    for (const server of streams) {
+      await scan(server, options.streamMessages / 10); // warm-up
+      const before = cpuMsOf(server.child.pid!);
+      const startedAt = performance.now();
+      await scan(server, options.streamMessages);
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cpuUs = ((cpuMsOf(server.child.pid!) - before) * 1000) / options.streamMessages;
+      streamRows.push(`| ${server.name} | ${Math.round(options.streamMessages / seconds).toLocaleString("en")} | ${cpuUs.toFixed(2)} |`);
+    }
+    const bare = rows[0]!.cpuUsPerCall;
+    const text = [
+      `### gRPC: server CPU per unary call (KeyValue/Get), ${options.rounds} rounds of ${options.calls} calls, ${options.concurrency} in flight; latency at ${options.ratePerSec} calls/s`,
+      "",
+      "| server | CPU µs/call (median) | x bare | cold p50 / p99 ms | warm p50 / p99 ms |",
+      "|---|---:|---:|---:|---:|",
+      ...rows.map((r) => `| ${r.name} | ${r.cpuUsPerCall.toFixed(1)} | ${(r.cpuUsPerCall / bare).toFixed(2)} | ${r.cold.p50.toFixed(2)} / ${r.cold.p99.toFixed(2)} | ${r.warm.p50.toFixed(2)} / ${r.warm.p99.toFixed(2)} |`),
+      "",
+      `### gRPC: one server stream (Scan) of ${options.streamMessages.toLocaleString("en")} messages, read as fast as they come`,
+      "",
+      "| server | messages/s | server CPU µs/message |",
+      "|---|---:|---:|",
+      ...streamRows,
+      "",
+      `CPU rounds (µs/call): ${rows.map((r) => `${r.name}: ${cpu.get(r.name)!.map((v) => v.toFixed(1)).join(", ")}`).join("; ")}. Cold: the first ${options.latencyCalls} calls after start; warm: after ${options.warmup + options.rounds * options.calls} calls.`,
+      "",
+    ].join("\n");
+    writeFileSync(join(out, "grpc.md"), text);
+    return text;
+  } finally {
+    await Promise.all([...servers, ...streams].map(stop));
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.stdout.write(await grpcBench(QUICK_GRPC));
+}

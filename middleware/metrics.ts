@@ -1,0 +1,93 @@
+import { performance } from "node:perf_hooks";
+import { type Registry, register } from "prom-client";
+import { CallContext } from "../lib/core/context.js";
+import type { KoaContext } from "../lib/core/host-context.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { Status } from "../lib/core/status.js";
+import { methodOf } from "../lib/core/when.js";
+import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
+import { finalStatus, grpcTypeOf } from "../lib/observability/host-call.js";
+import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
+import { observeMessages } from "../lib/observability/messages.js";
+
+/** Options of {@link metrics}. */
+export interface MetricsOptions extends GrpcMetricsOptions {
+  /** The registry to count in; default prom-client's global `register`. */
+  readonly registry?: Registry;
+  /** Millisecond clock for the handling time; default performance.now. */
+  readonly now?: () => number;
+}
+
+/**
+ * Prometheus metrics of every call, with go-grpc-prometheus's names and labels so dashboards
+ * made for Go services work unchanged: `grpc_server_started_total`,
+ * `grpc_server_handled_total{grpc_type,grpc_service,grpc_method,grpc_code}` (`grpc_code` as Go
+ * spells it: OK, Unauthenticated, ResourceExhausted, NotFound, ...),
+ * `grpc_server_msg_received_total`, `grpc_server_msg_sent_total` and the
+ * `grpc_server_handling_seconds` histogram. Nothing is labelled per client.
+ *
+ * A unary call counts one message received when it starts and one sent when it ends OK, as Go
+ * does. A host that names the kind of call (`ctx.kind`: the gRPC host) gets its `grpc_type`,
+ * and a streamed request or response counts each message as it passes; until the pipeline
+ * spans a whole stream, `handled` and the handling time of a server stream are taken when the
+ * pipeline returns, before its messages are written. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
+ * request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`) and
+ * the gRPC status of its HTTP answer.
+ *
+ * @example
+ *   app.use(metrics()).use(logging());
+ *   http.createServer(async (_, res) => res.end(await register.metrics()));
+ */
+export function metrics(options: MetricsOptions = {}): PortableMiddleware {
+  const registry = options.registry ?? register;
+  if (typeof registry?.registerMetric !== "function") throw new TypeError("metrics(): registry must be a prom-client Registry");
+  const now = options.now ?? (() => performance.now());
+  const counts = grpcMetrics(registry, "server", options);
+
+  // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
+  async function meterCall(ctx: CallContext, next: Next): Promise<void> {
+    const type = grpcTypeOf(ctx);
+    const meter = counts.meter(type, ctx.service, ctx.method);
+    meter.started();
+    // Streams are counted message by message as they pass (the wrappers are no-ops for a kind
+    // without that stream); a single message is counted once, a response only when one is sent.
+    if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, () => meter.received()));
+    else meter.received();
+    const streamedResponse = streamsResponses(ctx.kind);
+    if (streamedResponse) ctx.wrapResponse((messages) => observeMessages(messages, () => meter.sent()));
+    const start = now();
+    try {
+      await next();
+    } finally {
+      const status = ctx.status;
+      if (!streamedResponse && status === Status.OK) meter.sent();
+      meter.handled(status, (now() - start) / 1000);
+    }
+  }
+
+  async function meterRequest(ctx: KoaContext, next: Next): Promise<void> {
+    const { service, method } = methodOf(ctx);
+    const meter = counts.meter("unary", service, method);
+    meter.started();
+    meter.received();
+    const start = now();
+    let threw = false;
+    let thrown: unknown;
+    try {
+      await next();
+    } catch (error) {
+      threw = true;
+      thrown = error;
+      throw error;
+    } finally {
+      const status = finalStatus(ctx, threw, thrown);
+      if (status === Status.OK) meter.sent();
+      meter.handled(status, (now() - start) / 1000);
+    }
+  }
+
+  // One name, two hosts; the dispatch adds no closure and no await to either.
+  return function metrics(ctx: CallContext | KoaContext, next: Next): Promise<void> {
+    return ctx instanceof CallContext ? meterCall(ctx, next) : meterRequest(ctx, next);
+  };
+}

@@ -1,0 +1,77 @@
+import { type Attributes, type Context, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { CallContext } from "../lib/core/context.js";
+import { clientOf, type KoaContext } from "../lib/core/host-context.js";
+import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
+import { Status, statusCode } from "../lib/core/status.js";
+import { methodOf } from "../lib/core/when.js";
+import { failureMessage, finalStatus } from "../lib/observability/host-call.js";
+import { CLIENT_ADDRESS, hostGetter, RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM } from "../lib/observability/trace-context.js";
+
+/** The instrumentation scope the spans are reported under. */
+export const TRACER_NAME = "rpc-interceptors";
+
+/** Options of {@link tracing}. */
+export interface TracingOptions {
+  /** Where spans go; default the global one (`trace.setGlobalTracerProvider`, or an SDK's `register()`). */
+  readonly tracerProvider?: TracerProvider;
+  /** The `rpc.system` attribute; default "grpc". */
+  readonly system?: string;
+}
+
+/**
+ * One SERVER span per call, named `Service/Method` and attributed by the OpenTelemetry RPC
+ * semantic conventions: `rpc.system`, `rpc.service`, `rpc.method`, `client.address` (the peer;
+ * `ctx.ip` in Koa) and, once the call has ended, `rpc.grpc.status_code`. A call that ends with a
+ * status other than OK sets the span's status to ERROR with the error's message when it may be
+ * shown (a server fault's details stay in the logs).
+ *
+ * The parent is the trace context the caller sent (W3C `traceparent`/`tracestate` with the
+ * propagator an SDK registers), read from the metadata (the request headers in Koa), never the
+ * context that happened to be active. The span is active while the rest of the pipeline runs,
+ * so the handler's own spans are its children, outbound calls carry it (client `tracing()`,
+ * `propagate()`), and a logger whose mixin is `traceLogFields` stamps `trace_id` and `span_id`
+ * on every line of the call. Put it first (outermost) to trace every call, including those auth
+ * or rate_limit refuse.
+ *
+ * Built on `@opentelemetry/api` only: with no SDK registered (and no trace context arriving)
+ * it costs the API's no-op span per call and nothing more.
+ *
+ * @example
+ *   new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }).register();
+ *   app.use(tracing()).use(logging()).use(auth({ tokens }));
+ */
+export function tracing(options: TracingOptions = {}): PortableMiddleware {
+  const provider = options.tracerProvider ?? trace.getTracerProvider();
+  if (typeof provider?.getTracer !== "function") throw new TypeError("tracing(): tracerProvider must have getTracer()");
+  const system = options.system ?? "grpc";
+  if (typeof system !== "string" || system === "") throw new TypeError("tracing(): system must be a non-empty string");
+  const tracer = provider.getTracer(TRACER_NAME);
+
+  async function traced(ctx: CallContext | KoaContext, next: Next, parent: Context, span: Span): Promise<void> {
+    let threw = false;
+    let thrown: unknown;
+    try {
+      await context.with(trace.setSpan(parent, span), next);
+    } catch (error) {
+      threw = true;
+      thrown = error;
+      throw error;
+    } finally {
+      const status = finalStatus(ctx, threw, thrown);
+      span.setAttribute(RPC_GRPC_STATUS_CODE, statusCode[status]);
+      if (status !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(ctx, status, thrown) });
+      span.end();
+    }
+  }
+
+  return function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {
+    const { service, method } = methodOf(ctx);
+    const attributes: Attributes = { [RPC_SYSTEM]: system, [RPC_SERVICE]: service, [RPC_METHOD]: method, [CLIENT_ADDRESS]: clientOf(ctx) };
+    const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
+    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent);
+    // No SDK and no trace to carry on (the API's no-op span): nothing to record or make active,
+    // so the rest of the call runs as if this layer were not there (a tail call, no async frame).
+    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return Promise.resolve(next());
+    return traced(ctx, next, parent, span);
+  };
+}

@@ -1,0 +1,140 @@
+import { ProxyTracerProvider, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
+import { expect } from "chai";
+import Koa from "koa";
+import { Application } from "../../lib/core/application.js";
+import { CallContext } from "../../lib/core/context.js";
+import { Status } from "../../lib/core/status.js";
+import { StatusError } from "../../lib/core/status-error.js";
+import { auth } from "../../middleware/auth.js";
+import { logging } from "../../middleware/logging.js";
+import { tracing } from "../../middleware/tracing.js";
+import { traceLogFields } from "../../lib/observability/trace-context.js";
+import { capturedLogger, serve } from "../support/koa-server.js";
+import { memoryTracing, onlySpan } from "../support/otel.js";
+import { pino } from "pino";
+
+const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID = "00f067aa0ba902b7";
+const TRACEPARENT = `00-${TRACE_ID}-${PARENT_ID}-01`;
+
+function call(metadata: Record<string, string> = {}): CallContext {
+  return new CallContext({ service: "KeyValue", method: "Get", request: { key: "k" }, metadata, peer: "c1" });
+}
+
+describe("tracing() (server)", () => {
+  it("makes one SERVER span per call, named Service/Method, with the rpc.* attributes and the peer", async () => {
+    const spans = memoryTracing();
+    const app = new Application().use(tracing()).handle((ctx) => void (ctx.response = {}));
+    await app.run(call());
+    const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Get");
+    expect(span.kind).to.equal(SpanKind.SERVER);
+    expect(span.attributes).to.deep.equal({ "rpc.system": "grpc", "rpc.service": "KeyValue", "rpc.method": "Get", "client.address": "c1", "rpc.grpc.status_code": 0 });
+    expect(span.status.code).to.equal(SpanStatusCode.UNSET);
+  });
+
+  it("takes the caller's traceparent from the metadata as the parent, and keeps its tracestate", async () => {
+    const spans = memoryTracing();
+    await new Application().use(tracing()).handle(() => {}).run(call({ traceparent: TRACEPARENT, tracestate: "vendor=x" }));
+    const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Get");
+    expect(span.spanContext().traceId).to.equal(TRACE_ID);
+    expect(span.parentSpanContext?.spanId).to.equal(PARENT_ID);
+    expect(span.parentSpanContext?.isRemote).to.equal(true);
+    expect(span.spanContext().traceState?.get("vendor")).to.equal("x");
+  });
+
+  it("ignores the context active where the call runs: a server span's parent is what the caller sent", async () => {
+    const spans = memoryTracing();
+    const app = new Application().use(tracing()).handle(() => {});
+    await trace.getTracer("spec").startActiveSpan("ambient", async (ambient) => {
+      await app.run(call());
+      ambient.end();
+    });
+    expect(onlySpan(spans.getFinishedSpans(), "KeyValue/Get").parentSpanContext).to.equal(undefined);
+  });
+
+  it("sets status ERROR and rpc.grpc.status_code on a non-OK status; a server fault's details stay out", async () => {
+    const spans = memoryTracing();
+    const app = new Application({ onError: () => {} }).use(tracing()).use(auth({ tokens: ["t"] })).handle(() => {
+      throw new Error("disk on fire at /var/secret");
+    });
+    await app.run(call());
+    await app.run(call({ authorization: "Bearer t" }));
+    const [refused, faulted] = spans.getFinishedSpans();
+    expect([refused?.attributes["rpc.grpc.status_code"], refused?.status]).to.deep.equal([16, { code: SpanStatusCode.ERROR, message: "no authorization metadata" }]);
+    expect([faulted?.attributes["rpc.grpc.status_code"], faulted?.status]).to.deep.equal([13, { code: SpanStatusCode.ERROR, message: "INTERNAL" }]);
+  });
+
+  it("keeps the span active while the handler runs: the handler's own spans are its children", async () => {
+    const spans = memoryTracing();
+    const app = new Application().use(tracing()).handle(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      trace.getTracer("spec").startSpan("handler work").end();
+    });
+    await app.run(call({ traceparent: TRACEPARENT }));
+    const finished = spans.getFinishedSpans();
+    const server = onlySpan(finished, "KeyValue/Get");
+    const child = onlySpan(finished, "handler work");
+    expect(child.spanContext().traceId).to.equal(TRACE_ID);
+    expect(child.parentSpanContext?.spanId).to.equal(server.spanContext().spanId);
+  });
+
+  it("puts trace_id and span_id on the log lines of a traced call (a logger with traceLogFields as its mixin)", async () => {
+    const spans = memoryTracing();
+    const lines: string[] = [];
+    const logger = pino({ mixin: traceLogFields }, { write: (line: string) => void lines.push(line) });
+    await new Application().use(tracing()).use(logging({ logger })).handle(() => {}).run(call({ traceparent: TRACEPARENT }));
+    const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
+    const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Get");
+    expect([line["trace_id"], line["span_id"], line["msg"]]).to.deep.equal([TRACE_ID, span.spanContext().spanId, "call"]);
+  });
+
+  it("keeps the wire attribution: a middleware's failure still names it, tracing passes the error on", async () => {
+    memoryTracing();
+    const app = new Application({ onError: () => {} }).use(tracing()).use(auth({ tokens: ["t"] })).handle(() => {});
+    const ctx = call();
+    await app.run(ctx);
+    expect([ctx.status, ctx.interceptorFailed, ctx.applied]).to.deep.equal([Status.UNAUTHENTICATED, "auth", ["tracing", "auth"]]);
+  });
+
+  describe("in Koa", () => {
+    it("traces each request from its traceparent header, with the gRPC status of the HTTP answer", async () => {
+      const spans = memoryTracing();
+      const koa = new Koa();
+      koa.use(tracing());
+      koa.use(logging({ logger: capturedLogger("info").logger }));
+      koa.use(async (ctx) => {
+        if (ctx.path === "/kv/missing") throw new StatusError(Status.NOT_FOUND, "no such key");
+        trace.getTracer("spec").startSpan("koa handler").end();
+        ctx.body = { ok: true };
+      });
+      koa.on("error", () => {});
+      const served = await serve(koa);
+      try {
+        expect((await fetch(`${served.url}/kv/a`, { headers: { traceparent: TRACEPARENT } })).status).to.equal(200);
+        expect((await fetch(`${served.url}/kv/missing`)).status).to.equal(404);
+      } finally {
+        await served.close();
+      }
+      const finished = spans.getFinishedSpans();
+      const ok = onlySpan(finished, "kv/a");
+      expect([ok.kind, ok.spanContext().traceId, ok.parentSpanContext?.spanId]).to.deep.equal([SpanKind.SERVER, TRACE_ID, PARENT_ID]);
+      expect(ok.attributes).to.include({ "rpc.service": "kv", "rpc.method": "a", "rpc.grpc.status_code": 0, "client.address": "127.0.0.1" });
+      expect(onlySpan(finished, "koa handler").parentSpanContext?.spanId).to.equal(ok.spanContext().spanId);
+      const missing = onlySpan(finished, "kv/missing");
+      expect([missing.attributes["rpc.grpc.status_code"], missing.status]).to.deep.equal([5, { code: SpanStatusCode.ERROR, message: "no such key" }]);
+    });
+  });
+
+  it("with no SDK (the API's no-op provider) passes the call through: no span is made active", async () => {
+    let active: unknown = "unset";
+    const app = new Application().use(tracing({ tracerProvider: new ProxyTracerProvider() })).handle(() => void (active = trace.getActiveSpan()));
+    const ctx = call();
+    await app.run(ctx);
+    expect([ctx.status, ctx.applied, active]).to.deep.equal([Status.OK, ["tracing"], undefined]);
+  });
+
+  it("tracing(options) refuses a tracerProvider without getTracer() when called", () => {
+    expect(() => tracing({ tracerProvider: {} as never })).to.throw(TypeError, /tracerProvider/);
+    expect(() => tracing({ system: "" })).to.throw(TypeError, /system/);
+  });
+});
