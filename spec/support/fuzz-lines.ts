@@ -29,6 +29,9 @@ const METHODS = ["Get", "Put", "Delete", "Get", "Put", "Scan", "toString", "__pr
 const HUGE = ["1e400", "-1e400", "1e308", "-1e-400", "123456789012345678901234567890", "9007199254740993", "1.7976931348623157e308", "-0", "0.1e1", "1E+2", "5e-324"];
 /** Number tokens for msg_id: every form Python prints differently from JavaScript, and random ones. */
 const NUMERIC_MSG_IDS = [...MSG_ID_TOKENS, ...randomNumberTokens(7, 300)];
+/** Client ids that once broke a Redis Cluster bucket key (braces), or could (NUL, a lone surrogate). */
+const HOSTILE_CLIENTS = ["}", "{", "}x", "{}", "c{1}", "\u0000", "c1\u0000", "\ud800"] as const;
+
 const FIELDS = ["src", "dest", "body", "type", "msg_id", "service", "method", "request", "metadata", "authorization", "key", "value", "node_id"] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -78,8 +81,9 @@ export class FuzzLines {
     return text("call", this.#call({}));
   }
 
+  /** Mostly `c0`..`c299`; one in 50 an id with braces, a NUL or a lone surrogate, which a bucket key must keep apart. */
   #client(): string {
-    return `c${this.#random.int(300)}`;
+    return this.#random.int(50) === 0 ? this.#random.pick(HOSTILE_CLIENTS) : `c${this.#random.int(300)}`;
   }
 
   #init(nodeId: string): string {
