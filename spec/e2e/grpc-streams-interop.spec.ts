@@ -2,7 +2,7 @@
 // store, behind logging, auth and rate_limit) called by a client with none of the project's
 // code: a bare grpc-js client from proto/keyvalue.proto, and Python's grpcio for Scan.
 import { expect } from "chai";
-import { execFile, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, spawn, spawnSync } from "node:child_process";
 import { promisify } from "node:util";
 import { bareClient, type BareClient, bearer, clientStream, grpc, reader, richStatus, unary } from "../support/bare-grpc.js";
 import { type GrpcNode, startGrpcNode } from "../support/grpc-node.js";
@@ -226,6 +226,73 @@ describe("bin/node --listen: Scan with Python's grpcio as the client", function 
     } finally {
       client.close();
       served.node.kill("SIGKILL");
+    }
+  });
+});
+
+describe("bin/call --target: the streaming methods", function () {
+  this.timeout(20_000);
+  let served: GrpcNode | undefined;
+  afterEach(() => {
+    if (served !== undefined && !served.node.closed) served.node.kill("SIGKILL");
+    served = undefined;
+  });
+
+  /** Runs bin/call with `stdin`; resolves with its output and exit once it exits. */
+  function runCall(args: string[], stdin = "", onStdout?: (text: string, child: ChildProcess) => void): Promise<{ stdout: string; stderr: string; code: number | null }> {
+    const child = spawn(`${ROOT}bin/call`, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      onStdout?.(stdout, child);
+    });
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.stdin.end(stdin);
+    return new Promise((resolve) => child.once("exit", (code) => resolve({ stdout, stderr, code })));
+  }
+
+  it("PutMany reads its requests from stdin; Scan prints one line per message, then the outcome", async () => {
+    served = await startGrpcNode({ RATE_LIMIT_CAPACITY: "1000" });
+    const auth = ["--target", served.target, "--token", "valid_token"];
+    const put = await runCall([...auth, "KeyValue", "PutMany"], '{"key": "s:b", "value": "2"}\n{"key": "s:a", "value": "1"}\n');
+    expect([put.stdout, put.code]).to.deep.equal(['{"status": "OK", "response": {"written": 2}}\n', 0]);
+    const scan = await runCall([...auth, "KeyValue", "Scan", '{"prefix": "s:"}']);
+    expect([scan.stdout, scan.code]).to.deep.equal([
+      '{"message": {"key": "s:a", "value": "1"}}\n{"message": {"key": "s:b", "value": "2"}}\n{"status": "OK"}\n',
+      0,
+    ]);
+  });
+
+  it("Ctrl-C (SIGINT) ends a Watch: the server sees the cancel, the last line says CANCELLED, exit 130", async () => {
+    served = await startGrpcNode({ LOG_LEVEL: "info", RATE_LIMIT_CAPACITY: "1000" });
+    const client = bareClient(served.target);
+    try {
+      let put = false;
+      const watch = runCall(["--target", served.target, "--token", "valid_token", "KeyValue", "Watch", '{"prefix": "w"}'], "", (stdout, child) => {
+        if (!put && stdout.includes('"w1"')) {
+          put = true;
+          child.kill("SIGINT");
+        }
+      });
+      // bin/call prints nothing before the first change: Put until the Watch has seen one.
+      const started = Date.now();
+      const putting = (async () => {
+        while (!put && Date.now() - started < 10_000) {
+          await unary(client, "Put", { key: "w1", value: "v" }, TOKEN);
+          await sleep(100);
+        }
+      })();
+      const { stdout, code } = await watch;
+      await putting;
+      const lines = stdout.trim().split("\n");
+      expect(lines[0]).to.equal('{"message": {"key": "w1", "value": "v", "deleted": false}}');
+      expect(lines[lines.length - 1]).to.equal('{"status": "CANCELLED"}');
+      expect(code).to.equal(130);
+      const [line] = await callLines(served, "Watch");
+      expect(line?.["status"]).to.equal("CANCELLED");
+    } finally {
+      client.close();
     }
   });
 });

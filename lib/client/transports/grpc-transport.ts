@@ -143,6 +143,12 @@ export class GrpcTransport implements Transport {
     });
   }
 
+  /** The kind of `service/method` in the transport's .proto, undefined when it has no such method. */
+  kindOf(service: string, method: string): CallKind | undefined {
+    const definition = this.#methods.get(`${service}/${method}`);
+    return definition === undefined ? undefined : kindOf(definition);
+  }
+
   /** The method `call` names, if the .proto has it and it is of `kind`; else the StatusError to answer. */
   #method(call: OutgoingCall, kind: CallKind): Method | StatusError {
     const method = this.#methods.get(`${call.service}/${call.method}`);
