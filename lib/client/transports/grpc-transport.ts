@@ -149,8 +149,9 @@ export class GrpcTransport implements Transport {
     return definition === undefined ? undefined : kindOf(definition);
   }
 
-  /** The method `call` names, if the .proto has it and it is of `kind`; else the StatusError to answer. */
+  /** The method `call` names, if the transport is open, the .proto has it and it is of `kind`; else the StatusError to answer. */
   #method(call: OutgoingCall, kind: CallKind): Method | StatusError {
+    if (this.#closed) return new StatusError(Status.UNAVAILABLE, "transport closed");
     const method = this.#methods.get(`${call.service}/${call.method}`);
     if (method === undefined) return new StatusError(Status.UNIMPLEMENTED, `${call.service}/${call.method} is not a method of the transport's .proto`);
     const actual = kindOf(method);

@@ -108,6 +108,13 @@ describe("GrpcTransport", () => {
     await client.close();
   });
 
+  it("close(): later calls of every kind are UNAVAILABLE", async () => {
+    const client = createClient(new GrpcTransport({ target: "127.0.0.1:1" }));
+    await client.close();
+    expect((await client.call("KeyValue", "Get", { key: "a" })).status).to.equal(Status.UNAVAILABLE);
+    expect((await client.serverStream("KeyValue", "Scan", {}).result).status).to.equal(Status.UNAVAILABLE);
+  });
+
   it("answers UNAVAILABLE when no server listens", async () => {
     const client = createClient(new GrpcTransport({ target: "127.0.0.1:1" })).use(deadline({ timeoutMs: 2000 }));
     expect((await client.call("KeyValue", "Get", { key: "a" })).status).to.equal(Status.UNAVAILABLE);
