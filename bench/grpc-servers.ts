@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import type { ServerMiddleware } from "nice-grpc";
 import { KEYVALUE_PROTO } from "../lib/grpc/proto-files.js";
+import { compareUtf8 } from "../lib/key-value/store.js";
 import { TokenBucket } from "../lib/limiters/token-bucket.js";
 import { createLogger } from "../lib/logging/logger.js";
 
@@ -15,11 +16,12 @@ import { createLogger } from "../lib/logging/logger.js";
  *   a pino line per call (status, ms) on stderr, a bearer-token check, a token bucket per caller
  *   address (the project's TokenBucket, limits too high to refuse).
  * - nice-grpc: nice-grpc's async-generator server middleware doing the same three things.
- * - host: the GrpcHost with bin/node's three middleware and a Scan handler, for the streaming
- *   row (KeyValue itself has no streaming handlers yet); bare's Scan sends the same stream.
+ *
+ * Each also serves Scan as proto/keyvalue.proto says (the Map's keys under the prefix, in
+ * UTF-8 byte order, the first `limit`) and PutMany, for the streaming row.
  */
 const mode = process.argv[2];
-if (mode !== "bare" && mode !== "interceptors" && mode !== "nice-grpc" && mode !== "host") throw new Error("usage: grpc-servers.js bare|interceptors|nice-grpc|host");
+if (mode !== "bare" && mode !== "interceptors" && mode !== "nice-grpc") throw new Error("usage: grpc-servers.js bare|interceptors|nice-grpc");
 
 type Request = { key: string; value: string };
 const data = new Map<string, string>();
@@ -43,32 +45,23 @@ const handlers: grpc.UntypedServiceImplementation = {
     }
     call.end();
   },
+  PutMany(call: grpc.ServerReadableStream<Request, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    let written = 0;
+    call.on("data", (request: Request) => {
+      data.set(request.key, request.value);
+      written++;
+    });
+    call.on("end", () => callback(null, { written }));
+  },
 };
 
-/** The stream both Scan rows send: `limit` synthetic entries (the bench's stream, not KeyValue's semantics). */
+/** Scan's entries from the Map: keys under `prefix` in UTF-8 byte order, the first `limit` (0: all). */
 function* entries(prefix: string, limit: number): Generator<{ key: string; value: string }> {
-  for (let i = 0; i < limit; i++) yield { key: `${prefix}${i}`, value: "0123456789" };
-}
-
-/** bin/node's three middleware in the GrpcHost, with a Scan handler yielding the same stream. */
-async function hostServer(): Promise<void> {
-  const [{ Application }, { defineService, router }, { GrpcHost }, { keyValueService }, { logging }, { auth }, { rateLimit }] = await Promise.all([
-    import("../lib/core/application.js"), import("../lib/core/service.js"), import("../lib/hosts/grpc/grpc-host.js"), import("../lib/key-value/key-value.js"),
-    import("../middleware/logging.js"), import("../middleware/auth.js"), import("../middleware/rate-limit.js"),
-  ]);
-  const { logger } = createLogger({ level: "info" });
-  const kv = keyValueService();
-  const service = defineService("KeyValue", {
-    ...kv.methods,
-    Scan: (request: unknown) => (async function* scan() {
-      const { prefix, limit } = request as { prefix: string; limit: number };
-      yield* entries(prefix, limit);
-    })(),
-  });
-  const app = new Application().use(logging({ logger })).use(auth({ tokens: ["valid_token"] })).use(rateLimit({ capacity: 1e9, refillPerSecond: 1e9 })).handle(router([service]));
-  const host = new GrpcHost({ app, proto: KEYVALUE_PROTO, health: false, reflection: false });
-  process.stdout.write(`port ${await host.listen("127.0.0.1:0")}\n`);
-  process.once("SIGTERM", () => void host.shutdown({ graceMs: 0 }));
+  const keys = [...data.keys()].filter((key) => key.startsWith(prefix)).sort(compareUtf8);
+  for (const key of limit === 0 ? keys : keys.slice(0, limit)) {
+    const value = data.get(key);
+    if (value !== undefined) yield { key, value };
+  }
 }
 
 function interceptors(): grpc.ServerInterceptor[] {
@@ -144,6 +137,14 @@ async function niceServer(service: grpc.ServiceDefinition): Promise<void> {
     async *Scan(request: { prefix: string; limit: number }) {
       yield* entries(request.prefix, request.limit);
     },
+    async PutMany(requests: AsyncIterable<Request>) {
+      let written = 0;
+      for await (const request of requests) {
+        data.set(request.key, request.value);
+        written++;
+      }
+      return { written };
+    },
     async Get(request: Request) {
       const value = data.get(request.key);
       if (value === undefined) throw new nice.ServerError(nice.Status.NOT_FOUND, "NOT_FOUND");
@@ -157,7 +158,7 @@ async function niceServer(service: grpc.ServiceDefinition): Promise<void> {
       return { key: request.key, deleted: data.delete(request.key) };
     },
     // nice-grpc wants every method of the service implemented.
-    ...Object.fromEntries(["Watch", "PutMany", "Batch"].map((name) => [name, () => Promise.reject(new nice.ServerError(nice.Status.UNIMPLEMENTED, name))])),
+    ...Object.fromEntries(["Watch", "Batch"].map((name) => [name, () => Promise.reject(new nice.ServerError(nice.Status.UNIMPLEMENTED, name))])),
   } as never);
   const port = await server.listen("127.0.0.1:0");
   process.stdout.write(`port ${port}\n`);
@@ -167,7 +168,6 @@ async function niceServer(service: grpc.ServiceDefinition): Promise<void> {
 const definition = loadSync(KEYVALUE_PROTO, { keepCase: true, defaults: true });
 const service = (grpc.loadPackageDefinition(definition) as unknown as { keyvalue: { v1: { KeyValue: { service: grpc.ServiceDefinition } } } }).keyvalue.v1.KeyValue.service;
 if (mode === "nice-grpc") await niceServer(service);
-else if (mode === "host") await hostServer();
 else {
   const server = new grpc.Server(mode === "interceptors" ? { interceptors: interceptors() } : {});
   server.addService(service, handlers);

@@ -14,8 +14,10 @@ Options:
   --token T        send "authorization: Bearer T" (default: $RPC_TOKEN, which keeps it out of ps)
   --node CMD       the node to start, split on spaces (default: this package's bin/node;
                    its logs go to stderr, at LOG_LEVEL=warn unless LOG_LEVEL is set)
-  --target H:P     call the gRPC server at HOST:PORT (proto/keyvalue.proto) instead of starting a node
-  --timeout-ms N   deadline of each call (default 5000)
+  --target H:P     call the gRPC server at HOST:PORT (proto/keyvalue.proto) instead of starting a node;
+                   any kind of method: a streamed response prints {"message": ...} lines, a streamed
+                   request is read from stdin (one JSON message a line); Ctrl-C cancels (exit 130)
+  --timeout-ms N   deadline of each call (default 5000; with --target, none for a streamed response)
   --verbose        log each outbound call on stderr
   -h, --help       print this text
 
@@ -30,6 +32,8 @@ interface Options {
   readonly node: string[] | undefined;
   readonly target: string | undefined;
   readonly timeoutMs: number;
+  /** Whether --timeout-ms was given (a streamed response over --target has no default deadline). */
+  readonly timeoutMsGiven: boolean;
   readonly verbose: boolean;
   readonly call: { service: string; method: string; request: unknown } | undefined;
 }
@@ -57,10 +61,10 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   if (target !== undefined && node !== undefined) throw new UsageError("give --target or --node, not both");
   if (positionals.length === 1 || positionals.length > 3) throw new UsageError("give SERVICE METHOD [JSON], or nothing to read calls from stdin");
   const [service, method, json] = positionals;
-  const call = service === undefined || method === undefined ? undefined : { service, method, request: parseRequest(json) };
+  const call = service === undefined || method === undefined ? undefined : { service, method, request: json === undefined ? undefined : parseRequest(json) };
   const token = values.token ?? (env["RPC_TOKEN"] || undefined);
   if (token !== undefined && !/^\S+$/.test(token)) throw new UsageError("the token must be non-empty, without whitespace");
-  return { token, node, target, timeoutMs, verbose: values.verbose === true, call };
+  return { token, node, target, timeoutMs, timeoutMsGiven: values["timeout-ms"] !== undefined, verbose: values.verbose === true, call };
 }
 
 function parseRequest(json: string | undefined): unknown {
@@ -128,6 +132,12 @@ async function main(): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
+  if (options.target !== undefined && options.call !== undefined) {
+    const { callGrpc } = await import("../lib/app/call-grpc.js");
+    const { target, token, verbose } = options;
+    process.exitCode = await callGrpc({ target, ...options.call, token, verbose, timeoutMs: options.timeoutMsGiven ? options.timeoutMs : undefined });
+    return;
+  }
   // Everything that can throw comes before the node is started: an error must not leave it running.
   const middleware = [deadline({ timeoutMs: options.timeoutMs })];
   if (options.verbose) middleware.unshift(logging());
@@ -140,7 +150,7 @@ async function main(): Promise<void> {
   for (const layer of middleware) client.use(layer);
   try {
     if (options.call === undefined) await interactive(client);
-    else process.exitCode = (await callAndPrint(client, options.call.service, options.call.method, options.call.request)).status === "OK" ? 0 : 1;
+    else process.exitCode = (await callAndPrint(client, options.call.service, options.call.method, options.call.request ?? {})).status === "OK" ? 0 : 1;
   } finally {
     await client.close();
   }

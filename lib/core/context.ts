@@ -178,6 +178,13 @@ export class CallContext<S extends object = object> {
     if (streamsResponses(this.kind)) (this.#responseWrappers ??= []).push({ wrap, name: this.#current() });
   }
 
+  /**
+   * Says the response stream is set up before it has a message to send: a host with response
+   * headers (gRPC) sends them now instead of with the first message, so a client that waits
+   * for them knows, for instance, that a Watch has subscribed. Other hosts: no effect.
+   */
+  sendHeaders(): void {}
+
   /** The response to send: none when the call failed (a failed handler's partial response never leaves). */
   get responseToSend(): unknown {
     return this.failure === undefined ? this.response : undefined;

@@ -134,8 +134,10 @@ export function keyValueService(store: KeyValueStore = new MemoryStore(), option
     Watch: serverStream(async function* (request, ctx) {
       const prefix = optionalField(request, "prefix", maxKeyBytes);
       if (store.watch === undefined) throw new StatusError(Status.UNIMPLEMENTED, "this store cannot watch");
+      const feed = await store.watch(prefix, ctx.signal);
+      ctx.sendHeaders(); // subscribed: a client that waits for the headers sees every change made after
       // The feed ends when the call's signal aborts: this loop then ends with it.
-      for await (const change of await store.watch(prefix, ctx.signal)) yield { key: change.key, value: change.value, deleted: change.deleted };
+      for await (const change of feed) yield { key: change.key, value: change.value, deleted: change.deleted };
     }),
     PutMany: clientStream(async (requests) => {
       let written = 0;

@@ -1,7 +1,9 @@
 """A second independent gRPC client for the interop spec: Python's grpcio (Debian's python3-grpcio),
 no generated code, no protobuf runtime: requests are encoded by hand (field 1 and 2 of GetRequest
 and PutRequest are length-delimited strings). Prints one JSON line per call:
-{"call", "code", "details", "trailers"} with the trailers' text values and the names of binary ones."""
+{"call", "code", "details", "trailers"} with the trailers' text values and the names of binary ones.
+With `scan PREFIX LIMIT` after the target: one Scan, one JSON line per Entry ({"key", "value"}),
+then {"status"}."""
 import json
 import sys
 
@@ -16,6 +18,46 @@ def field(number, text):
         out += bytes([(n & 0x7F) | 0x80])
         n >>= 7
     return out + bytes([n]) + data
+
+
+def varint(n):
+    out = b""
+    while n >= 0x80:
+        out += bytes([(n & 0x7F) | 0x80])
+        n >>= 7
+    return out + bytes([n])
+
+
+def decode_strings(data):
+    """The length-delimited fields of a message as {number: text} (Entry: 1 key, 2 value)."""
+    fields, i = {}, 0
+    while i < len(data):
+        tag, i = data[i], i + 1
+        n, shift = 0, 0
+        while True:
+            byte, i = data[i], i + 1
+            n |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+        fields[tag >> 3] = data[i:i + n].decode("utf-8")
+        i += n
+    return fields
+
+
+def scan(target, prefix, limit):
+    channel = grpc.insecure_channel(target)
+    identity = lambda b: b
+    method = channel.unary_stream("/keyvalue.v1.KeyValue/Scan", request_serializer=identity, response_deserializer=identity)
+    request = field(1, prefix) + (bytes([2 << 3]) + varint(limit) if limit else b"")
+    try:
+        for entry in method(request, metadata=(("authorization", "Bearer valid_token"),), timeout=5):
+            fields = decode_strings(entry)
+            print(json.dumps({"key": fields.get(1, ""), "value": fields.get(2, "")}, ensure_ascii=False), flush=True)
+        print(json.dumps({"status": "OK"}), flush=True)
+    except grpc.RpcError as error:
+        print(json.dumps({"status": error.code().name, "details": error.details()}), flush=True)
+    channel.close()
 
 
 def main(target):
@@ -45,4 +87,7 @@ def main(target):
     channel.close()
 
 
-main(sys.argv[1])
+if len(sys.argv) > 2 and sys.argv[2] == "scan":
+    scan(sys.argv[1], sys.argv[3], int(sys.argv[4]))
+else:
+    main(sys.argv[1])

@@ -103,3 +103,52 @@ export async function healthCheck(target: string, service = ""): Promise<string>
   if (outcome.error !== undefined) throw outcome.error;
   return String(outcome.response?.["status"]);
 }
+
+/** Makes a client-streaming call: writes `requests`, half-closes, waits for the outcome (never rejects). */
+export function clientStream(client: BareClient, method: string, requests: readonly object[], metadata = new grpc.Metadata(), options: grpc.CallOptions = {}): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const call = client[method]!(metadata, options, (error: grpc.ServiceError | null, response: Record<string, unknown>) => {
+      resolve(error === null ? { response } : { error });
+    }) as grpc.ClientWritableStream<object>;
+    for (const request of requests) call.write(request);
+    call.end();
+  });
+}
+
+/** A response stream read as it comes: `next()` waits for the next message, `ended` for its end (with the error, if any). */
+export interface Reader<T> {
+  next(): Promise<T>;
+  readonly received: T[];
+  readonly ended: Promise<{ error?: grpc.ServiceError }>;
+}
+
+/** Reads `call`'s messages into a {@link Reader}; `next()` rejects once the stream has ended without one. */
+export function reader<T>(call: grpc.ClientReadableStream<T> | grpc.ClientDuplexStream<unknown, T>): Reader<T> {
+  const received: T[] = [];
+  let taken = 0;
+  const waiting: { resolve: (message: T) => void; reject: (error: Error) => void }[] = [];
+  let end: { error?: grpc.ServiceError } | undefined;
+  const ended = new Promise<{ error?: grpc.ServiceError }>((resolve) => {
+    const finish = (outcome: { error?: grpc.ServiceError }): void => {
+      end ??= outcome;
+      for (const waiter of waiting.splice(0)) waiter.reject(new Error(`the stream ended: ${outcome.error?.details ?? "OK"}`));
+      resolve(end);
+    };
+    call.on("error", (error: grpc.ServiceError) => finish({ error }));
+    call.on("end", () => finish({}));
+  });
+  call.on("data", (message: T) => {
+    received.push(message);
+    const waiter = waiting.shift();
+    if (waiter !== undefined) waiter.resolve(received[taken++] as T);
+  });
+  return {
+    received,
+    ended,
+    next: () => {
+      if (taken < received.length) return Promise.resolve(received[taken++] as T);
+      if (end !== undefined) return Promise.reject(new Error("the stream ended"));
+      return new Promise((resolve, reject) => waiting.push({ resolve, reject }));
+    },
+  };
+}

@@ -5,6 +5,9 @@ import { StatusError } from "../../core/status-error.js";
 /** The reason `ctx.signal` carries when the server shuts down with the call still open. */
 export const SHUTTING_DOWN = (): StatusError => new StatusError(Status.UNAVAILABLE, "the server is shutting down");
 
+/** How close to the deadline a client's cancel counts as the deadline (see #onCancelled). */
+const DEADLINE_SLACK_MS = 50;
+
 const DEADLINE = (): StatusError => new StatusError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
 
 /**
@@ -19,8 +22,11 @@ export class CallSignal {
   readonly #deadline: number;
   #timer: NodeJS.Timeout | undefined = undefined;
   // grpc-js ends a call whose deadline passed with its own timer, and then reports it cancelled,
-  // usually before this one's timer fires: past the deadline, a cancel is the deadline.
-  readonly #onCancelled = (): void => this.abort(Date.now() >= this.#deadline ? DEADLINE() : new StatusError(Status.CANCELLED, "cancelled by the client"));
+  // usually before this one's timer fires: past the deadline, a cancel is the deadline. So is a
+  // cancel just before it: a client whose own deadline passes resets the stream, and that can
+  // reach the server before the server's copy of the deadline (counted from when the headers
+  // arrived, and rounded by grpc-timeout's units) has passed.
+  readonly #onCancelled = (): void => this.abort(Date.now() >= this.#deadline - DEADLINE_SLACK_MS ? DEADLINE() : new StatusError(Status.CANCELLED, "cancelled by the client"));
 
   /** `deadline` is grpc-js's: a Date or epoch ms, Infinity for none. */
   constructor(call: EventEmitter, deadline: Date | number) {

@@ -16,6 +16,8 @@ export interface GrpcCallInit<S extends object> extends CallInit<S> {
   readonly kind: MethodKind;
   /** The request's `-bin` metadata, as bytes. */
   readonly binaryMetadata: ReadonlyMap<string, Buffer>;
+  /** Sends the response headers of a streamed response now (see {@link CallContext.sendHeaders}). */
+  readonly sendHeaders?: () => void;
 }
 
 /**
@@ -46,6 +48,7 @@ export class GrpcCallContext<S extends object = object> extends CallContext<S> {
   readonly binaryMetadata: ReadonlyMap<string, Buffer>;
   #responseHeaders: GrpcMetadata | undefined = undefined;
   #trailers: GrpcMetadata | undefined = undefined;
+  readonly #sendHeaders: (() => void) | undefined;
 
   constructor(init: GrpcCallInit<S>) {
     super(init);
@@ -53,6 +56,15 @@ export class GrpcCallContext<S extends object = object> extends CallContext<S> {
     this.path = init.path;
     this.address = init.address;
     this.binaryMetadata = init.binaryMetadata;
+    this.#sendHeaders = init.sendHeaders;
+  }
+
+  /**
+   * Sends the response headers now, for a server-streaming or bidi call (once; those set after
+   * are not sent). Unary and client-streaming calls send theirs with the answer.
+   */
+  override sendHeaders(): void {
+    this.#sendHeaders?.();
   }
 
   /** Response headers (initial metadata), sent before the first response message or with the status. */

@@ -9,6 +9,7 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
   type UntypedServiceImplementation,
+  Metadata as GrpcMetadata,
 } from "@grpc/grpc-js";
 import { loadSync } from "@grpc/proto-loader";
 import { HealthImplementation, protoPath as HEALTH_PROTO } from "grpc-health-check";
@@ -92,8 +93,9 @@ type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown,
  * in every host; two served services with one short name are refused at construction.
  *
  * Unary and client-streaming methods answer with `ctx.response` (a client stream arrives as an
- * AsyncIterable `ctx.request`); server-streaming and bidi methods write the AsyncIterable
- * `ctx.response` with back-pressure (see {@link writeAll}) once `app.run()` has returned. Beside
+ * AsyncIterable `ctx.request`); server-streaming and bidi methods send each message of the
+ * handler's stream as the core hands it over, with back-pressure (see {@link sender}), while
+ * `app.run()` runs, so `await next()` spans the stream. Beside
  * the services it serves grpc.health.v1 and server reflection, outside the application (no
  * token). {@link shutdown} stops it gracefully.
  *
@@ -216,7 +218,16 @@ export class GrpcHost {
     }
     const signal = new CallSignal(call, call.getDeadline());
     this.#open.add(signal);
-    const ctx = new GrpcCallContext({
+    const streamsResponse = callback === undefined;
+    let headersSent = false;
+    // For a streamed response: before the first message, or earlier when the handler says so.
+    const sendHeaders = (): void => {
+      if (headersSent || !streamsResponse) return;
+      headersSent = true;
+      const headers = ctx.responseHeadersIfAny;
+      call.sendMetadata(headers ?? new GrpcMetadata());
+    };
+    const ctx: GrpcCallContext = new GrpcCallContext({
       service: service.name,
       method,
       request: kind === "unary" || kind === "server_stream" ? (call as ServerUnaryCall<unknown, unknown>).request : readAll(call as ServerReadableStream<unknown, unknown>, signal.signal),
@@ -228,6 +239,7 @@ export class GrpcHost {
       address,
       kind,
       binaryMetadata: incoming.binary,
+      sendHeaders,
     });
     const finish = (): void => {
       signal.release();
@@ -247,15 +259,8 @@ export class GrpcHost {
     // A streamed response goes out message by message while the pipeline runs (the core pulls
     // the next one once the last is written), so `await next()` spans the whole stream.
     const stream = call as ServerWritableStream<unknown, unknown>;
-    let headersSent = false;
-    const sendHeaders = (): void => {
-      if (headersSent) return;
-      headersSent = true;
-      const headers = ctx.responseHeadersIfAny;
-      if (headers !== undefined) stream.sendMetadata(headers);
-    };
     this.#app.run(ctx, sender(stream, sendHeaders)).then(() => {
-      sendHeaders();
+      if (ctx.responseHeadersIfAny !== undefined) sendHeaders(); // else they go with the status
       this.#endStream(stream, ctx);
       finish();
     }).catch(failed);

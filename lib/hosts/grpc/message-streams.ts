@@ -1,10 +1,5 @@
 import type { Readable, Writable } from "node:stream";
 
-/** Whether `value` can be read with `for await`. */
-export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as Record<symbol, unknown>)[Symbol.asyncIterator] === "function";
-}
-
 /** `work`, or a rejection with the signal's reason once it aborts; the listener is removed either way. */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason as unknown);
@@ -44,50 +39,6 @@ export function sender(stream: Writable, beforeFirst: () => void): (message: unk
     }
     return stream.write(message) ? undefined : drained(stream);
   };
-}
-
-/**
- * Writes every message of `messages` to `stream` with back-pressure: when `write()` says the
- * stream's buffer is full (its highWaterMark: 16 messages for grpc-js's object streams), the
- * next message is not pulled until 'drain', so a fast producer behind a slow reader holds at
- * most that many messages here. Rejects with the signal's reason as soon as it aborts (a
- * cancel, the deadline, shutdown), even while the producer is waiting for its next message,
- * and then stops pulling: `return()` ends the producer's generator (its `finally` runs, once
- * what it awaits has settled). Rejects with what the producer throws. Does not end the stream.
- *
- * One abort listener for the whole stream, not one per message: the per-message cost is the
- * producer's own promise and the write (measured: a listener and a race per message cost a
- * fifth more CPU per message).
- */
-export function writeAll(stream: Writable, messages: AsyncIterable<unknown>, signal: AbortSignal): Promise<void> {
-  if (signal.aborted) return Promise.reject(signal.reason as unknown);
-  const iterator = messages[Symbol.asyncIterator]();
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const settle = (error?: unknown, stopProducer = false): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      // Not awaited: a generator suspended in an await finishes its return() only when that settles.
-      if (stopProducer) void iterator.return?.()?.catch(() => undefined);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    const onAbort = (): void => settle(signal.reason ?? new Error("aborted"), true);
-    signal.addEventListener("abort", onAbort, { once: true });
-    void (async () => {
-      try {
-        for (;;) {
-          const next = await iterator.next();
-          if (settled) return;
-          if (next.done === true) return settle();
-          if (!stream.write(next.value)) await drained(stream);
-        }
-      } catch (error) {
-        settle(error); // the producer threw: it has ended already
-      }
-    })();
-  });
 }
 
 /**

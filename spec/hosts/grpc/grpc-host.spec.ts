@@ -54,6 +54,7 @@ function testApp() {
     }),
     Watch: serverStream((_request: unknown, ctx: CallContext) => {
       return (async function* watch() {
+        ctx.sendHeaders();
         aborts.push(await until(ctx.signal!));
         yield* [];
       })();
@@ -238,6 +239,14 @@ describe("GrpcHost", () => {
       const { messages, error } = await rest;
       expect(error).to.equal(undefined);
       expect(messages.map((m) => (m as { code: number }).code)).to.deep.equal([3]);
+    });
+
+    it("ctx.sendHeaders(): a server stream's response headers go out before it has a message", async () => {
+      const call = client["Watch"]!({ prefix: "" }, new grpc.Metadata()) as grpc.ClientReadableStream<unknown>;
+      call.on("error", () => undefined);
+      const headers = await new Promise<grpc.Metadata>((resolve) => call.once("metadata", resolve));
+      expect(headers).to.be.instanceOf(grpc.Metadata);
+      call.cancel();
     });
 
     it("a cancel mid-stream stops the producer: no longer pulled, its finally runs", async () => {
