@@ -54,6 +54,9 @@ export class Outbox {
   #envelopeHead = "";
   #lowWater = -1;
   #onLowWater: (() => void) | undefined = undefined;
+  /** Writers of {@link sendNow} waiting for 'drain' or the next turn of the event loop. */
+  #writers: (() => void)[] = [];
+  #writersScheduled = false;
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -119,6 +122,44 @@ export class Outbox {
   resumeWriting(): void {
     this.#congested = false;
     this.flush();
+    this.#releaseWriters();
+  }
+
+  /**
+   * Writes one message now, outside arrival order (a stream's messages: docs/streams-protocol.md),
+   * numbered by the same msg_id counter, so msg_ids stay consecutive in output order. `text`
+   * renders the body with its msg_id; if it throws, nothing is written and no msg_id is spent.
+   * Returns a promise when the writer must wait before its next message: until 'drain' while the
+   * destination is congested, or until the next turn of the event loop once a batch was written
+   * (so a producer that never waits cannot starve stdin); undefined when it may go on at once.
+   */
+  sendNow(src: string, dest: string, text: (msgId: number) => string): Promise<void> | undefined {
+    const body = text(this.#nextMsgId);
+    this.#buffer += this.#envelopeStart(src) + quote(dest) + ', "body": ' + body + "}\n";
+    this.#nextMsgId++;
+    if (this.#buffer.length >= this.#batchBytes) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (!this.#congested && this.#buffer !== "") return undefined;
+    return new Promise((resolve) => {
+      this.#writers.push(resolve);
+      if (!this.#congested && !this.#writersScheduled) {
+        this.#writersScheduled = true;
+        setImmediate(() => {
+          this.#writersScheduled = false;
+          if (!this.#congested) this.#releaseWriters();
+        });
+      }
+    });
+  }
+
+  #releaseWriters(): void {
+    const waiting = this.#writers;
+    if (waiting.length === 0) return;
+    this.#writers = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Writes what is buffered now; congestion ends only with {@link resumeWriting}. */

@@ -6,6 +6,7 @@ import { type Body, Outbox } from "./outbox.js";
 import { stringListDumper } from "./python-json.js";
 import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
+import { StdioStreams } from "./streams.js";
 import { Status } from "../../core/status.js";
 
 /** Options of {@link StdioHost}. */
@@ -20,6 +21,8 @@ export interface StdioHostOptions {
    * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
    */
   readonly limits?: CallLimits;
+  /** Request messages of one stream waiting for its handler; see {@link StdioStreams}. Default 1024. */
+  readonly maxQueuedRequests?: number;
   /**
    * Add `retry_after_ms` to the reply of a call refused with a wait (rate_limit): an extension
    * of the protocol, which otherwise keeps retry hints in the logs. Default false.
@@ -67,6 +70,8 @@ const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined 
 export class StdioHost {
   readonly stats = new Stats();
   readonly outbox: Outbox;
+  /** The streaming calls (docs/streams-protocol.md). */
+  readonly streams: StdioStreams;
   readonly #app: Application;
   readonly #logger: Logger;
   readonly #limits: CallLimits;
@@ -83,6 +88,7 @@ export class StdioHost {
       write: options.write,
       onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
     });
+    this.streams = new StdioStreams({ app: this.#app, outbox: this.outbox, logger: this.#logger, stats: this.stats, limits: this.#limits, ...(options.maxQueuedRequests === undefined ? {} : { maxQueuedRequests: options.maxQueuedRequests }) });
   }
 
   /** The id `init` gave this node, if it has arrived. */
@@ -155,6 +161,7 @@ export class StdioHost {
         this.outbox.push(this.#nodeId ?? src, msg.src, inReplyTo, undefined, renderInit);
         return;
       default: {
+        if (this.streams.handle(body["type"], src, msg.src, inReplyTo, body, lineNo)) return;
         const type = typeText(body["type"]);
         this.#logger.warn({ line: lineNo, type }, "unsupported message type");
         this.outbox.push(src, msg.src, inReplyTo, type, renderNotSupported);
@@ -165,6 +172,15 @@ export class StdioHost {
   /** Resolves once every reply to what was read so far has been written. */
   whenIdle(): Promise<void> {
     return this.outbox.whenIdle();
+  }
+
+  /**
+   * For a node that stops reading: ends the open streams UNAVAILABLE, then resolves once every
+   * reply and every stream's close has been written.
+   */
+  async close(): Promise<void> {
+    await this.streams.close();
+    await this.outbox.whenIdle();
   }
 
   #init(body: Record<string, unknown>, lineNo: number): void {
