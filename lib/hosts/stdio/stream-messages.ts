@@ -14,7 +14,7 @@
  */
 import { CallKind } from "../../core/call-kind.js";
 import { dumps } from "./python-json.js";
-import { type CallOutcome, outcomeText } from "./replies.js";
+import { type CallOutcome, outcomeFromReply, outcomeText } from "./replies.js";
 
 /** The message types of a stream, both directions. */
 export const StreamMessage = {
@@ -58,3 +58,13 @@ export const halfCloseBody = (stream: number): Record<string, unknown> => ({ typ
 
 /** The client's `grpc_stream_cancel` body. */
 export const cancelBody = (stream: number): Record<string, unknown> => ({ type: StreamMessage.CANCEL, stream });
+
+/**
+ * The outcome a node's `grpc_stream_close` carries, read back: the keys of `grpc_call_ok`. An
+ * `error` reply throws its status, as for a grpc_call.
+ */
+export function outcomeFromClose(body: Readonly<Record<string, unknown>>): CallOutcome {
+  if (body["type"] === StreamMessage.CLOSE) return outcomeFromReply({ ...body, type: "grpc_call_ok" });
+  // Only a close ends a stream: a grpc_call_ok for its id is an unexpected reply type.
+  return outcomeFromReply(body["type"] === "grpc_call_ok" ? { ...body, type: "grpc_call_ok (for a stream)" } : body);
+}
