@@ -57,6 +57,7 @@ export class Outbox {
   /** Writers of {@link sendNow} waiting for 'drain' or the next turn of the event loop. */
   #writers: (() => void)[] = [];
   #writersScheduled = false;
+  #held = 0;
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -64,9 +65,22 @@ export class Outbox {
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** Replies reserved but not yet written (work in flight or waiting for earlier replies). */
+  /**
+   * Replies reserved but not yet written (work in flight or waiting for earlier replies), plus
+   * the messages {@link hold} counts: what bin/node's flow control weighs against MAX_IN_FLIGHT.
+   */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length - this.#head + this.#held;
+  }
+
+  /**
+   * Counts `delta` more (or, negative, fewer) messages read and not yet taken by their handler
+   * (a stream's request messages) in {@link pending}, so the reader of stdin pauses for them as
+   * it does for replies; a release may call the {@link whenPendingAtMost} listener.
+   */
+  hold(delta: number): void {
+    this.#held += delta;
+    if (delta < 0) this.#checkLowWater();
   }
 
   /** Whether the last write was refused by the destination (it wants us to wait for 'drain'). */
@@ -155,6 +169,14 @@ export class Outbox {
     });
   }
 
+  #checkLowWater(): void {
+    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
+      const listener = this.#onLowWater;
+      this.#onLowWater = undefined;
+      listener();
+    }
+  }
+
   #releaseWriters(): void {
     const waiting = this.#writers;
     if (waiting.length === 0) return;
@@ -218,11 +240,7 @@ export class Outbox {
     } else {
       this.#head = head;
     }
-    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
-      const listener = this.#onLowWater;
-      this.#onLowWater = undefined;
-      listener();
-    }
+    this.#checkLowWater();
     if (this.#buffer.length >= this.#batchBytes) this.flush();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
       this.#flushScheduled = true;

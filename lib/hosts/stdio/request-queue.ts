@@ -2,17 +2,21 @@
  * The request messages of one stdio stream, as the handler reads them: the host pushes each
  * `grpc_stream_msg` as it is read from stdin and ends the queue at the half-close; the call's
  * pipeline pulls them one at a time. At most `limit` messages wait unread; `push()` refuses the
- * next one so the host can end the call (the reader is too slow for the writer). Single reader.
+ * next one so the host can end the call (the reader is too slow for the writer). `onQueued`
+ * hears of every message that starts or stops waiting (+1, -n), so the node can count them as
+ * work in flight. Single reader.
  */
 export class RequestQueue implements AsyncIterable<unknown> {
   readonly #limit: number;
+  readonly #onQueued: (delta: number) => void;
   #messages: unknown[] = [];
   #head = 0;
   #ended = false;
   #waiting: ((step: IteratorResult<unknown, undefined>) => void) | undefined = undefined;
 
-  constructor(limit: number) {
+  constructor(limit: number, onQueued: (delta: number) => void = () => {}) {
     this.#limit = limit;
+    this.#onQueued = onQueued;
   }
 
   /** Messages pushed and not yet read. */
@@ -36,6 +40,7 @@ export class RequestQueue implements AsyncIterable<unknown> {
     }
     if (this.size >= this.#limit) return false;
     this.#messages.push(message);
+    this.#onQueued(1);
     return true;
   }
 
@@ -45,6 +50,14 @@ export class RequestQueue implements AsyncIterable<unknown> {
     const waiting = this.#waiting;
     this.#waiting = undefined;
     waiting?.({ value: undefined, done: true });
+  }
+
+  /** The call is over, read to its end or not: drops what waits (released from the count); later pushes are refused. */
+  close(): void {
+    if (this.size > 0) this.#onQueued(-this.size);
+    this.#messages = [];
+    this.#head = 0;
+    this.end();
   }
 
   [Symbol.asyncIterator](): AsyncIterator<unknown, undefined> {
@@ -57,16 +70,14 @@ export class RequestQueue implements AsyncIterable<unknown> {
             this.#messages = [];
             this.#head = 0;
           }
+          this.#onQueued(-1);
           return Promise.resolve({ value, done: false });
         }
         if (this.#ended) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => (this.#waiting = resolve));
       },
       return: () => {
-        // The reader stopped (the call ended): drop what waits; later pushes are refused.
-        this.#messages = [];
-        this.#head = 0;
-        this.end();
+        this.close();
         return Promise.resolve({ value: undefined, done: true });
       },
     };

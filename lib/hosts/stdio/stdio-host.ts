@@ -21,7 +21,7 @@ export interface StdioHostOptions {
    * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
    */
   readonly limits?: CallLimits;
-  /** Request messages of one stream waiting for its handler; see {@link StdioStreams}. Default 1024. */
+  /** Request messages of one stream waiting for its handler; see {@link StdioStreams}. Default 16,384. */
   readonly maxQueuedRequests?: number;
   /**
    * Add `retry_after_ms` to the reply of a call refused with a wait (rate_limit): an extension

@@ -22,7 +22,8 @@ export interface StdioStreamsOptions {
   readonly limits: CallLimits;
   /**
    * Request messages of one stream read from stdin and not yet taken by its handler; one more
-   * ends the call RESOURCE_EXHAUSTED. Default 1024.
+   * ends the call RESOURCE_EXHAUSTED. Default 16,384: above bin/node's MAX_IN_FLIGHT default
+   * (10,000), whose pause of stdin (these messages count as pending) comes first.
    */
   readonly maxQueuedRequests?: number;
 }
@@ -64,7 +65,7 @@ export class StdioStreams {
   readonly #appliedText = stringListDumper();
 
   constructor(options: StdioStreamsOptions) {
-    const maxQueued = options.maxQueuedRequests ?? 1024;
+    const maxQueued = options.maxQueuedRequests ?? 16_384;
     if (!Number.isInteger(maxQueued) || maxQueued < 1) throw new RangeError(`StdioStreams: maxQueuedRequests must be an integer >= 1, got ${maxQueued}`);
     this.#app = options.app;
     this.#outbox = options.outbox;
@@ -127,7 +128,7 @@ export class StdioStreams {
       return;
     }
     const kind = body["kind"];
-    const requests = isStreamKind(kind) && streamsRequests(kind) ? new RequestQueue(this.#maxQueued) : undefined;
+    const requests = isStreamKind(kind) && streamsRequests(kind) ? new RequestQueue(this.#maxQueued, this.#hold) : undefined;
     const ctx = new CallContext({
       service: typeof body["service"] === "string" ? body["service"] : "",
       method: typeof body["method"] === "string" ? body["method"] : "",
@@ -151,12 +152,14 @@ export class StdioStreams {
       ctx.status = refusal;
       run = Promise.resolve();
     }
-    const closed = run.then(() => this.#writeClose(src, client, id, ctx));
+    const closed = run.then(() => this.#writeClose(src, client, id, ctx, requests));
     const stream: OpenStream = { ctx, requests, closed };
     if (streams === undefined) this.#open.set(client, new Map([[id, stream]]));
     else streams.set(id, stream);
     this.#count++;
   }
+
+  readonly #hold = (delta: number): void => this.#outbox.hold(delta);
 
   #toStream(type: string, client: string, body: Record<string, unknown>, lineNo: number): void {
     const id = body["stream"];
@@ -184,7 +187,8 @@ export class StdioStreams {
   }
 
   /** Writes the stream's close after its last message, counts it, and forgets the stream. */
-  #writeClose(src: string, client: string, id: number | string, ctx: CallContext): void {
+  #writeClose(src: string, client: string, id: number | string, ctx: CallContext, requests: RequestQueue | undefined): void {
+    requests?.close();
     const streams = this.#open.get(client);
     streams?.delete(id);
     if (streams?.size === 0) this.#open.delete(client);
