@@ -80,7 +80,9 @@ export class Outbox {
    */
   hold(delta: number): void {
     this.#held += delta;
-    if (delta < 0) this.#checkLowWater();
+    if (delta >= 0) return;
+    this.#checkLowWater();
+    if (this.pending === 0 && this.#idle.length > 0) this.flush();
   }
 
   /** Whether the last write was refused by the destination (it wants us to wait for 'drain'). */
