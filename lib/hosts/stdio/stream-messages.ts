@@ -34,12 +34,12 @@ export function isStreamKind(value: unknown): value is StreamKind {
 }
 
 /** The node's `grpc_stream_msg` body as Python's json.dumps prints it, `msg_id` last. */
-export function responseMessageText(stream: number | string, message: unknown, msgId: number): string {
+export function responseMessageText(stream: unknown, message: unknown, msgId: number): string {
   return `{"type": "grpc_stream_msg", "in_reply_to": ${dumps(stream)}, "message": ${dumps(message)}, "msg_id": ${msgId}}`;
 }
 
 /** The node's `grpc_stream_close` body: the outcome's keys as `grpc_call_ok` has them, `msg_id` last. */
-export function closeText(stream: number | string, outcome: CallOutcome, msgId: number, list?: (names: readonly string[]) => string): string {
+export function closeText(stream: unknown, outcome: CallOutcome, msgId: number, list?: (names: readonly string[]) => string): string {
   return `{"type": "grpc_stream_close", "in_reply_to": ${dumps(stream)}, ${outcomeText(outcome, list)}, "msg_id": ${msgId}}`;
 }
 

@@ -6,7 +6,7 @@ import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import type { Logger } from "../../logging/logger.js";
 import type { Outbox } from "./outbox.js";
-import { dumps, stringListDumper } from "./python-json.js";
+import { dumps, type RawJson, stringListDumper } from "./python-json.js";
 import { callOutcomeOf } from "./replies.js";
 import { RequestQueue } from "./request-queue.js";
 import type { Stats } from "./stats.js";
@@ -20,6 +20,12 @@ export interface StdioStreamsOptions {
   /** Counts each stream once, when its close is written, as the host counts a grpc_call. */
   readonly stats: Stats;
   readonly limits: CallLimits;
+  /**
+   * Answers a call over the metadata limits as the host answers a grpc_call over them (the
+   * credential check first, then RESOURCE_EXHAUSTED with no interceptor applied). Default:
+   * RESOURCE_EXHAUSTED at once.
+   */
+  readonly refuseOverLimits?: (ctx: CallContext) => Promise<void>;
   /**
    * Request messages of one stream read from stdin and not yet taken by its handler; one more
    * ends the call RESOURCE_EXHAUSTED. Default 16,384: above bin/node's MAX_IN_FLIGHT default
@@ -57,6 +63,7 @@ export class StdioStreams {
   readonly #logger: Logger;
   readonly #stats: Stats;
   readonly #limits: CallLimits;
+  readonly #refuseOverLimits: (ctx: CallContext) => Promise<void>;
   readonly #maxQueued: number;
   /** Client -> stream id -> stream. */
   readonly #open = new Map<string, Map<number | string, OpenStream>>();
@@ -72,6 +79,10 @@ export class StdioStreams {
     this.#logger = options.logger;
     this.#stats = options.stats;
     this.#limits = options.limits;
+    this.#refuseOverLimits = options.refuseOverLimits ?? ((ctx) => {
+      ctx.status = Status.RESOURCE_EXHAUSTED;
+      return Promise.resolve();
+    });
     this.#maxQueued = maxQueued;
   }
 
@@ -82,12 +93,13 @@ export class StdioStreams {
 
   /**
    * Handles a stream message from `client`, answered from `src`; false for a type that is not
-   * one (the host answers it). `id` is the message's msg_id as a reply can echo it.
+   * one (the host answers it). `echo` is the message's msg_id as a reply echoes it, undefined
+   * when no reply can carry it.
    */
-  handle(type: unknown, src: string, client: string, id: number | string | undefined, body: Record<string, unknown>, lineNo: number): boolean {
+  handle(type: unknown, src: string, client: string, echo: number | string | RawJson | undefined, body: Record<string, unknown>, lineNo: number): boolean {
     switch (type) {
       case StreamMessage.OPEN:
-        this.#openStream(src, client, id, body, lineNo);
+        this.#openStream(src, client, echo, body, lineNo);
         return true;
       case StreamMessage.MSG:
       case StreamMessage.END:
@@ -115,16 +127,18 @@ export class StdioStreams {
     await Promise.all(closed);
   }
 
-  #openStream(src: string, client: string, id: number | string | undefined, body: Record<string, unknown>, lineNo: number): void {
-    if (id === undefined) {
+  #openStream(src: string, client: string, echo: number | string | RawJson | undefined, body: Record<string, unknown>, lineNo: number): void {
+    // The stream's name, which later messages give in `stream`: the msg_id as JSON reads it.
+    const id = body["msg_id"] as number | string;
+    if (echo === undefined) {
       this.#logger.warn({ line: lineNo }, "grpc_stream_open without a usable msg_id: the stream could not be named; ignored");
       return;
     }
     const streams = this.#open.get(client);
     if (streams?.has(id) === true) {
       this.#logger.warn({ line: lineNo, stream: id }, "grpc_stream_open reuses the id of an open stream; refused");
-      const text = (msgId: number): string => `{"type": "error", "in_reply_to": ${dumps(id)}, "code": ${MALFORMED_REQUEST}, "text": "stream id is in use", "msg_id": ${msgId}}`;
-      this.#outbox.push(src, client, id, undefined, (_: unknown, __: unknown, msgId: number) => text(msgId));
+      const text = (msgId: number): string => `{"type": "error", "in_reply_to": ${dumps(echo)}, "code": ${MALFORMED_REQUEST}, "text": "stream id is in use", "msg_id": ${msgId}}`;
+      this.#outbox.push(src, client, echo, undefined, (_: unknown, __: unknown, msgId: number) => text(msgId));
       return;
     }
     const kind = body["kind"];
@@ -137,22 +151,22 @@ export class StdioStreams {
       kind: isStreamKind(kind) ? kind : CallKind.SERVER_STREAM,
       peer: client,
     });
-    const refusal = !isStreamKind(kind)
-      ? Status.INVALID_ARGUMENT
-      : this.#closing !== undefined
-        ? Status.UNAVAILABLE
-        : metadataOverLimits(body["metadata"], this.#limits) !== undefined ? Status.RESOURCE_EXHAUSTED : undefined;
+    const refusal = !isStreamKind(kind) ? Status.INVALID_ARGUMENT : this.#closing !== undefined ? Status.UNAVAILABLE : undefined;
+    const over = refusal === undefined ? metadataOverLimits(body["metadata"], this.#limits) : undefined;
     let run: Promise<void>;
-    if (refusal === undefined) {
-      const send = (message: unknown): Promise<void> | undefined => this.#outbox.sendNow(src, client, (msgId) => responseMessageText(id, message, msgId));
+    if (refusal === undefined && over === undefined) {
+      const send = (message: unknown): Promise<void> | undefined => this.#outbox.sendNow(src, client, (msgId) => responseMessageText(echo, message, msgId));
       run = this.#app.run(ctx, send);
+    } else if (refusal === undefined) {
+      this.#logger.warn({ line: lineNo, client: client.slice(0, 200), over }, "stream refused: metadata over the limits");
+      run = this.#refuseOverLimits(ctx);
     } else {
       // Refused at the door, as grpc_call refuses oversized metadata: no interceptor ran.
       this.#logger.warn({ line: lineNo, client: client.slice(0, 200), kind: typeof kind === "string" ? kind.slice(0, 40) : typeof kind, status: refusal }, "grpc_stream_open refused");
       ctx.status = refusal;
       run = Promise.resolve();
     }
-    const closed = run.then(() => this.#writeClose(src, client, id, ctx, requests));
+    const closed = run.then(() => this.#writeClose(src, client, id, echo, ctx, requests));
     const stream: OpenStream = { ctx, requests, closed };
     if (streams === undefined) this.#open.set(client, new Map([[id, stream]]));
     else streams.set(id, stream);
@@ -187,7 +201,7 @@ export class StdioStreams {
   }
 
   /** Writes the stream's close after its last message, counts it, and forgets the stream. */
-  #writeClose(src: string, client: string, id: number | string, ctx: CallContext, requests: RequestQueue | undefined): void {
+  #writeClose(src: string, client: string, id: number | string, echo: number | string | RawJson, ctx: CallContext, requests: RequestQueue | undefined): void {
     requests?.close();
     const streams = this.#open.get(client);
     streams?.delete(id);
@@ -196,7 +210,7 @@ export class StdioStreams {
     const outcome = callOutcomeOf(ctx);
     this.#stats.record(outcome.interceptorFailed);
     try {
-      void this.#outbox.sendNow(src, client, (msgId) => closeText(id, outcome, msgId, this.#appliedText));
+      void this.#outbox.sendNow(src, client, (msgId) => closeText(echo, outcome, msgId, this.#appliedText));
     } catch (error) {
       this.#logger.error({ err: error, stream: id }, "stream close could not be serialised; not sent");
     }
