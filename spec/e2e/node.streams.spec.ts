@@ -149,6 +149,33 @@ describe("bin/node streaming calls (grpc_stream_*)", function () {
     expect(parseReply(node.lines[2] ?? "").body["stats"]).to.deep.equal({ total_requests: 1, auth_failures: 1, rate_limited: 0 });
   });
 
+  it("an open's msg_id is echoed as Python prints it (2.0), and later messages name the stream by its value", async () => {
+    const node = await started(start);
+    node.writeRaw('{"src":"c1","dest":"n1","body":{"type":"grpc_stream_open","msg_id":2.0,"service":"KeyValue","method":"PutMany","kind":"client_stream","metadata":{"authorization":"Bearer valid_token"}}}\n');
+    node.writeLines([streamMsg(3, 2, { key: "k", value: "v" }), streamEnd(4, 2)]);
+    const lines = await node.waitForLines(2);
+    expect(lines[1]).to.equal(out(`{"type": "grpc_stream_close", "in_reply_to": 2.0, "status": "OK", ${APPLIED}, "response": {"written": 1}, "msg_id": 1}`));
+    node.end();
+    expect((await node.exited()).code).to.equal(0);
+  });
+
+  it("metadata over the limits: auth first (UNAUTHENTICATED without a token), else refused at the door", async () => {
+    const node = await started(start);
+    const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`x-${i}`, "v"]));
+    node.writeLines([open(2, "Scan", "server_stream", { prefix: "" }, many), open(3, "Scan", "server_stream", { prefix: "" }, { ...AUTHORIZED, ...many })]);
+    await node.waitForLines(3);
+    node.end();
+    expect((await node.exited()).code).to.equal(0);
+    const closes = node.lines.slice(1).map((line) => {
+      const { msg_id: _, ...rest } = parseReply(line).body;
+      return rest;
+    });
+    expect(closes).to.have.deep.members([
+      { type: "grpc_stream_close", in_reply_to: 2, status: "UNAUTHENTICATED", interceptor_failed: "auth" },
+      { type: "grpc_stream_close", in_reply_to: 3, status: "RESOURCE_EXHAUSTED", interceptors_applied: [] },
+    ]);
+  });
+
   it("SIGTERM with open streams: each closes UNAVAILABLE and the node exits 0", async () => {
     const node = await started(start);
     node.writeLines([open(2, "Watch", "server_stream", { prefix: "" }), open(3, "PutMany", "client_stream"), streamMsg(4, 3, { key: "k", value: "v" })]);
