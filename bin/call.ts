@@ -1,7 +1,13 @@
 import { parseArgs } from "node:util";
 import { type CallResult, type Client, createClient, credentials, deadline, logging, spawnNode } from "../client.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
+import { dumps } from "../lib/hosts/stdio/python-json.js";
 import { outcomeText } from "../lib/hosts/stdio/replies.js";
+import { CallKind, isCallKind } from "../lib/core/call-kind.js";
+import { kindOf } from "../lib/core/service.js";
+import { Status } from "../lib/core/status.js";
+import { StatusError } from "../lib/core/status-error.js";
+import { keyValueService } from "../lib/key-value/key-value.js";
 
 const USAGE = `Usage: bin/call [options] SERVICE METHOD [JSON]     one call; prints the reply
        bin/call [options]                         one call per stdin line: SERVICE METHOD [JSON]
@@ -10,19 +16,27 @@ Starts a node, sends it the call(s) and prints each reply as a JSON line:
   {"status": "OK", "interceptors_applied": [...], "response": {...}}
 Exits 0 when the (last one-shot) call ended OK, 1 otherwise, 2 on bad usage.
 
+Streaming methods (KeyValue Scan, Watch, PutMany, Batch; others with --kind): each response
+message is printed as {"message": {...}}, then the outcome line. Request messages of a client
+or bidi stream are read from stdin, one JSON per line; the end of stdin is the half-close.
+Ctrl-C cancels the call on the node (or the --target server), prints its CANCELLED outcome and
+exits 130, as a shell reports a process ended by SIGINT, so that "bin/call ... Watch && next"
+does not go on as if the Watch had ended by itself.
+
 Options:
   --token T        send "authorization: Bearer T" (default: $RPC_TOKEN, which keeps it out of ps)
   --node CMD       the node to start, split on spaces (default: this package's bin/node;
                    its logs go to stderr, at LOG_LEVEL=warn unless LOG_LEVEL is set)
-  --target H:P     call the gRPC server at HOST:PORT (proto/keyvalue.proto) instead of starting a node;
-                   any kind of method: a streamed response prints {"message": ...} lines, a streamed
-                   request is read from stdin (one JSON message a line); Ctrl-C cancels (exit 130)
-  --timeout-ms N   deadline of each call (default 5000; with --target, none for a streamed response)
+  --target H:P     call the gRPC server at HOST:PORT (proto/keyvalue.proto) instead of starting a node
+  --timeout-ms N   deadline of each call (default 5000 for unary calls, none for streams)
+  --kind K         unary, server_stream, client_stream or bidi (default: KeyValue's own kinds)
   --verbose        log each outbound call on stderr
   -h, --help       print this text
 
 Example:
   bin/call --token valid_token KeyValue Put '{"key": "k1", "value": "v1"}'
+  bin/call --token valid_token KeyValue Watch '{"prefix": "k"}'
+  printf '%s\n' '{"put": {"key": "a", "value": "1"}}' '{"get": {"key": "a"}}' | bin/call --token valid_token KeyValue Batch
 `;
 
 class UsageError extends Error {}
@@ -31,9 +45,8 @@ interface Options {
   readonly token: string | undefined;
   readonly node: string[] | undefined;
   readonly target: string | undefined;
-  readonly timeoutMs: number;
-  /** Whether --timeout-ms was given (a streamed response over --target has no default deadline). */
-  readonly timeoutMsGiven: boolean;
+  readonly timeoutMs: number | undefined;
+  readonly kind: CallKind;
   readonly verbose: boolean;
   readonly call: { service: string; method: string; request: unknown } | undefined;
 }
@@ -45,15 +58,15 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { token: { type: "string" }, node: { type: "string" }, target: { type: "string" }, "timeout-ms": { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: { token: { type: "string" }, node: { type: "string" }, target: { type: "string" }, "timeout-ms": { type: "string" }, kind: { type: "string" }, verbose: { type: "boolean" }, help: { type: "boolean", short: "h" } },
     });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error));
   }
   const { values, positionals } = parsed;
   if (values.help === true) return "help";
-  const timeoutMs = Number(values["timeout-ms"] ?? "5000");
-  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError("--timeout-ms must be a number > 0");
+  const explicitTimeoutMs = values["timeout-ms"] === undefined ? undefined : Number(values["timeout-ms"]);
+  if (explicitTimeoutMs !== undefined && (!Number.isFinite(explicitTimeoutMs) || explicitTimeoutMs <= 0)) throw new UsageError("--timeout-ms must be a number > 0");
   const node = values.node?.trim().split(/\s+/);
   if (node !== undefined && node[0] === "") throw new UsageError("--node needs a command");
   const target = values.target?.trim();
@@ -61,10 +74,25 @@ function readOptions(argv: string[], env: NodeJS.ProcessEnv): Options | "help" {
   if (target !== undefined && node !== undefined) throw new UsageError("give --target or --node, not both");
   if (positionals.length === 1 || positionals.length > 3) throw new UsageError("give SERVICE METHOD [JSON], or nothing to read calls from stdin");
   const [service, method, json] = positionals;
-  const call = service === undefined || method === undefined ? undefined : { service, method, request: json === undefined ? undefined : parseRequest(json) };
+  const kind = callKindOf(values.kind, service, method);
+  if (kind !== CallKind.UNARY && method === undefined) throw new UsageError("a streaming call needs SERVICE METHOD");
+  if ((kind === CallKind.CLIENT_STREAM || kind === CallKind.BIDI) && json !== undefined) throw new UsageError(`a ${kind} call reads its request messages from stdin, one JSON per line`);
+  const call = service === undefined || method === undefined ? undefined : { service, method, request: parseRequest(json) };
+  const timeoutMs = explicitTimeoutMs ?? (kind === CallKind.UNARY ? 5000 : undefined);
   const token = values.token ?? (env["RPC_TOKEN"] || undefined);
   if (token !== undefined && !/^\S+$/.test(token)) throw new UsageError("the token must be non-empty, without whitespace");
-  return { token, node, target, timeoutMs, timeoutMsGiven: values["timeout-ms"] !== undefined, verbose: values.verbose === true, call };
+  return { token, node, target, timeoutMs, kind, verbose: values.verbose === true, call };
+}
+
+/** The kind of the call: `--kind`, else KeyValue's own kind for its methods, else unary. */
+function callKindOf(flag: string | undefined, service: string | undefined, method: string | undefined): CallKind {
+  if (flag !== undefined) {
+    if (!isCallKind(flag)) throw new UsageError("--kind must be unary, server_stream, client_stream or bidi");
+    return flag;
+  }
+  const keyValue = keyValueService();
+  const known = service === keyValue.name && method !== undefined ? keyValue.methods[method] : undefined;
+  return known === undefined ? CallKind.UNARY : kindOf(known);
 }
 
 function parseRequest(json: string | undefined): unknown {
@@ -118,6 +146,82 @@ function interactive(client: Client): Promise<void> {
   });
 }
 
+/** Stdin as the request messages of a client or bidi stream: one JSON per line; its end is the half-close. */
+async function* requestLines(): AsyncGenerator<unknown, void, undefined> {
+  const lines: string[] = [];
+  let ended = false;
+  let wake: (() => void) | undefined;
+  const reader = new LineReader({
+    maxLineBytes: 16 * 1024 * 1024,
+    onLine: (line) => {
+      lines.push(line);
+      wake?.();
+    },
+    onOversize: (lineNo) => process.stderr.write(`bin/call: line ${lineNo} is too long; skipped\n`),
+  });
+  const onData = (chunk: Buffer): void => {
+    reader.push(chunk);
+    if (lines.length > 256) process.stdin.pause(); // resumed below as the node takes them
+  };
+  const onEnd = (): void => {
+    reader.end();
+    ended = true;
+    wake?.();
+  };
+  process.stdin.on("data", onData);
+  process.stdin.on("end", onEnd);
+  try {
+    for (let lineNo = 1; ; lineNo++) {
+      while (lines.length === 0 && !ended) await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+      const line = lines.shift();
+      if (line === undefined) return;
+      if (lines.length <= 64 && process.stdin.isPaused() && !ended) process.stdin.resume();
+      if (line.trim() === "") continue;
+      try {
+        yield JSON.parse(line);
+      } catch {
+        throw new StatusError(Status.INVALID_ARGUMENT, `stdin line ${lineNo} is not JSON`);
+      }
+    }
+  } finally {
+    process.stdin.removeListener("data", onData);
+    process.stdin.removeListener("end", onEnd);
+    process.stdin.pause();
+  }
+}
+
+/**
+ * Runs one streaming call: prints each response message as `{"message": ...}`, then the outcome.
+ * Ctrl-C cancels the call (a Watch ends only so); the exit is then 130, the shell's 128 + SIGINT,
+ * as on the gRPC path (lib/app/call-grpc.ts).
+ */
+async function streamAndPrint(client: Client, kind: CallKind, service: string, method: string, request: unknown): Promise<number> {
+  const interrupt = new AbortController();
+  const onInterrupt = (): void => interrupt.abort(new StatusError(Status.CANCELLED, "interrupted (Ctrl-C)"));
+  process.once("SIGINT", onInterrupt);
+  try {
+    const options = { signal: interrupt.signal };
+    let result: CallResult;
+    if (kind === CallKind.CLIENT_STREAM) result = await client.clientStream(service, method, requestLines(), { ...options, throwOnError: false });
+    else {
+      const call = kind === CallKind.BIDI ? client.bidi(service, method, requestLines(), options) : client.serverStream(service, method, request, options);
+      try {
+        for await (const message of call) process.stdout.write(`{"message": ${dumps(message)}}\n`);
+      } catch {
+        // A non-OK end: the outcome line below says which.
+      }
+      result = await call.result;
+    }
+    process.stdout.write(render(result));
+    if (result.error !== undefined && result.interceptorsApplied === undefined && result.interceptorFailed === undefined && !interrupt.signal.aborted) process.stderr.write(`bin/call: ${result.error.message}\n`);
+    if (interrupt.signal.aborted && result.status === Status.CANCELLED) return 130;
+    return result.status === Status.OK ? 0 : 1;
+  } finally {
+    process.removeListener("SIGINT", onInterrupt);
+  }
+}
+
 async function main(): Promise<void> {
   let options;
   try {
@@ -135,11 +239,11 @@ async function main(): Promise<void> {
   if (options.target !== undefined && options.call !== undefined) {
     const { callGrpc } = await import("../lib/app/call-grpc.js");
     const { target, token, verbose } = options;
-    process.exitCode = await callGrpc({ target, ...options.call, token, verbose, timeoutMs: options.timeoutMsGiven ? options.timeoutMs : undefined });
+    process.exitCode = await callGrpc({ target, ...options.call, token, verbose, timeoutMs: options.timeoutMs });
     return;
   }
   // Everything that can throw comes before the node is started: an error must not leave it running.
-  const middleware = [deadline({ timeoutMs: options.timeoutMs })];
+  const middleware = options.timeoutMs === undefined ? [] : [deadline({ timeoutMs: options.timeoutMs })];
   if (options.verbose) middleware.unshift(logging());
   if (options.token !== undefined) middleware.push(credentials({ token: options.token }));
   const env = { ...process.env, LOG_LEVEL: process.env["LOG_LEVEL"] ?? "warn" };
@@ -150,7 +254,8 @@ async function main(): Promise<void> {
   for (const layer of middleware) client.use(layer);
   try {
     if (options.call === undefined) await interactive(client);
-    else process.exitCode = (await callAndPrint(client, options.call.service, options.call.method, options.call.request ?? {})).status === "OK" ? 0 : 1;
+    else if (options.kind !== CallKind.UNARY) process.exitCode = await streamAndPrint(client, options.kind, options.call.service, options.call.method, options.call.request);
+    else process.exitCode = (await callAndPrint(client, options.call.service, options.call.method, options.call.request)).status === "OK" ? 0 : 1;
   } finally {
     await client.close();
   }

@@ -174,7 +174,7 @@ async function main(): Promise<void> {
     // At the end of input a last line may lack its newline; stopped early, the bytes after the
     // last newline are a line cut short, not one to answer.
     if (reason === END_OF_INPUT) reader.end();
-    void host.whenIdle().then(() => redis?.close()).then(() => {
+    void host.close().then(() => redis?.close()).then(() => {
       logger.info({ reason, lines: reader.lines, calls: host.stats.total }, "stopped");
       logs.flush();
       // The signal listeners stay: they do not hold the process open, and while stdout is still

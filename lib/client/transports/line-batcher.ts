@@ -1,5 +1,8 @@
 import type { Writable } from "node:stream";
 
+/** Bytes held that force a write before the end of the turn. */
+const BATCH_BYTES = 64 * 1024;
+
 /**
  * Batches the lines bound for a stream, the writing counterpart of `LineReader`: lines queued in
  * one turn of the event loop go out in one `write()`, and while the stream wants us to wait
@@ -11,6 +14,7 @@ export class LineBatcher {
   #scheduled = false;
   #waitingForDrain = false;
   #stopped = false;
+  #writers: (() => void)[] = [];
 
   constructor(output: Writable) {
     this.#output = output;
@@ -21,9 +25,22 @@ export class LineBatcher {
   write(line: string): void {
     if (this.#stopped) return;
     this.#buffer += line;
-    if (this.#scheduled || this.#waitingForDrain) return;
+    if (this.#waitingForDrain) return;
+    // A writer that never yields to the event loop (a request stream from an array) still
+    // reaches the stream, and so its 'drain', every 64 KiB.
+    if (this.#buffer.length >= BATCH_BYTES) return this.#flush();
+    if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.#flush);
+  }
+
+  /**
+   * Undefined while the stream takes more; while it wants us to wait, a promise that resolves
+   * at its 'drain' (or at once once stopped). A writer that awaits it holds at most one batch.
+   */
+  writable(): Promise<void> | undefined {
+    if (!this.#waitingForDrain || this.#stopped) return undefined;
+    return new Promise((resolve) => this.#writers.push(resolve));
   }
 
   /** Writes what is held, even while waiting for 'drain' (the stream queues it), and ends the stream. */
@@ -38,6 +55,7 @@ export class LineBatcher {
     this.#stopped = true;
     this.#buffer = "";
     this.#output.removeListener("drain", this.#onDrain);
+    this.#releaseWriters();
   }
 
   readonly #flush = (): void => {
@@ -51,5 +69,12 @@ export class LineBatcher {
   readonly #onDrain = (): void => {
     this.#waitingForDrain = false;
     this.#flush();
+    if (!this.#waitingForDrain) this.#releaseWriters();
   };
+
+  #releaseWriters(): void {
+    const writers = this.#writers;
+    this.#writers = [];
+    for (const resolve of writers) resolve();
+  }
 }

@@ -4,7 +4,8 @@ import { outcomeFromReply } from "../../hosts/stdio/replies.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import { LineBatcher } from "./line-batcher.js";
-import type { OutgoingCall, Reply, Transport } from "../transport.js";
+import type { OutgoingCall, OutgoingStreamCall, Receive, Reply, Transport } from "../transport.js";
+import { StdioStreamCall, type StreamLink } from "./stdio-stream-call.js";
 
 /** Options of {@link StdioTransport}. */
 export interface StdioTransportOptions {
@@ -18,6 +19,11 @@ export interface StdioTransportOptions {
   readonly nodeId?: string;
   /** Longest reply line kept, in bytes. Default 64 MiB. */
   readonly maxLineBytes?: number;
+  /**
+   * Response messages of one stream read and not yet taken by its reader; past it the transport
+   * stops reading its input (every call waits) until that reader catches up. Default 256.
+   */
+  readonly maxStreamBacklog?: number;
   /** A line that answers none of our calls (not JSON, or a call given up on); default ignored. */
   readonly onStrayLine?: (line: string, lineNo: number) => void;
 }
@@ -35,8 +41,9 @@ interface Pending {
  * call by `in_reply_to`, so any number of calls can be in flight and replies may come in any
  * order. Lines written in one turn of the event loop go out in one write (see {@link LineBatcher}).
  *
- * A call given up on (its signal aborted) rejects at once; its reply, when it comes, is
- * dropped (the protocol has no cancel message, so the node still does the work).
+ * A unary call given up on (its signal aborted) rejects at once; its reply, when it comes, is
+ * dropped (the protocol has no cancel for a grpc_call, so the node still does the work).
+ * Streaming calls (`stream()`, docs/streams-protocol.md) are cancelled on the node.
  *
  * `close()` ends the output and resolves once the node has answered and closed its side,
  * which bin/node does when its input ends; `destroy()` stops at once. Use
@@ -57,6 +64,11 @@ export class StdioTransport implements Transport {
   readonly #lines: LineBatcher;
   readonly #onStrayLine: (line: string, lineNo: number) => void;
   readonly #pending = new Map<number, Pending>();
+  /** Streaming calls by stream id, until their close arrives. */
+  readonly #streams = new Map<number, StdioStreamCall>();
+  /** Streams whose reader is behind by maxStreamBacklog or more: input paused while any is. */
+  readonly #backlogged = new Set<StdioStreamCall>();
+  readonly #maxBacklog: number;
   #lastMsgId = -1;
   #closing = false;
   /** Set once the connection is over: why new calls fail. */
@@ -76,6 +88,8 @@ export class StdioTransport implements Transport {
     this.#src = options.clientId ?? "c1";
     this.#dest = options.nodeId ?? "n1";
     this.#onStrayLine = options.onStrayLine ?? (() => {});
+    this.#maxBacklog = options.maxStreamBacklog ?? 256;
+    if (!Number.isInteger(this.#maxBacklog) || this.#maxBacklog < 1) throw new TypeError("StdioTransport: maxStreamBacklog must be an integer >= 1");
     this.#reader = new LineReader({
       maxLineBytes: options.maxLineBytes ?? 64 * 1024 * 1024,
       onLine: this.#onLine,
@@ -104,6 +118,54 @@ export class StdioTransport implements Transport {
     );
     return outcomeFromReply(body);
   }
+
+  /**
+   * A streaming call (`grpc_stream_open` and what follows, docs/streams-protocol.md): request
+   * messages are sent as the output takes them, response messages handed to `receive` one at a
+   * time; the call's signal cancels it on the node.
+   */
+  stream(call: OutgoingStreamCall, receive: Receive): Promise<Reply> {
+    if (this.#gone !== undefined) return Promise.reject(this.#gone);
+    if (this.#closing) return Promise.reject(new StatusError(Status.UNAVAILABLE, "transport closing"));
+    if (call.signal?.aborted) return Promise.reject(call.signal.reason);
+    let streamCall: StdioStreamCall;
+    try {
+      streamCall = new StdioStreamCall(call, receive, this.#link);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    this.#streams.set(streamCall.id, streamCall);
+    return streamCall.result;
+  }
+
+  /** What a streaming call uses of this transport. */
+  readonly #link: StreamLink = {
+    send: (body) => {
+      if (this.#gone !== undefined) throw this.#gone;
+      const msgId = this.#lastMsgId + 1;
+      let line: string;
+      try {
+        line = JSON.stringify({ src: this.#src, dest: this.#dest, body: { ...body, msg_id: msgId } }) + "\n";
+      } catch (error) {
+        throw new StatusError(Status.INVALID_ARGUMENT, "a stream message or metadata cannot be sent as JSON", { cause: error });
+      }
+      this.#lastMsgId = msgId;
+      this.#lines.write(line);
+      return msgId;
+    },
+    writable: () => this.#lines.writable(),
+    backlog: (call, backlog) => {
+      if (backlog >= this.#maxBacklog) {
+        if (this.#backlogged.size === 0) this.#input.pause();
+        this.#backlogged.add(call);
+      } else if (this.#backlogged.delete(call) && this.#backlogged.size === 0 && this.#gone === undefined) {
+        this.#input.resume();
+      }
+    },
+    done: (call) => {
+      this.#streams.delete(call.id);
+    },
+  };
 
   /**
    * Ends the output; resolves once the node has closed its side. Calls still in flight get
@@ -161,7 +223,11 @@ export class StdioTransport implements Transport {
     }
     const inReplyTo = body !== null && typeof body === "object" ? (body as Record<string, unknown>)["in_reply_to"] : undefined;
     const pending = typeof inReplyTo === "number" ? this.#pending.get(inReplyTo) : undefined;
-    if (pending === undefined) return this.#onStrayLine(line, lineNo);
+    if (pending === undefined) {
+      const stream = typeof inReplyTo === "number" ? this.#streams.get(inReplyTo) : undefined;
+      if (stream === undefined) return this.#onStrayLine(line, lineNo);
+      return stream.deliver(body as Record<string, unknown>);
+    }
     this.#pending.delete(inReplyTo as number);
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener("abort", pending.onAbort);
     pending.resolve(body as Record<string, unknown>);
@@ -185,6 +251,9 @@ export class StdioTransport implements Transport {
       pending.reject(this.#gone);
     }
     this.#pending.clear();
+    for (const stream of this.#streams.values()) stream.fail(this.#gone);
+    this.#streams.clear();
+    this.#backlogged.clear();
     this.#input.removeListener("data", this.#onData);
     this.#input.removeListener("end", this.#onEnd);
     // The error listeners stay: a late EPIPE must not become an uncaught exception.

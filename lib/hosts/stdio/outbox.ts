@@ -54,6 +54,10 @@ export class Outbox {
   #envelopeHead = "";
   #lowWater = -1;
   #onLowWater: (() => void) | undefined = undefined;
+  /** Writers of {@link sendNow} waiting for 'drain' or the next turn of the event loop. */
+  #writers: (() => void)[] = [];
+  #writersScheduled = false;
+  #held = 0;
 
   constructor(options: OutboxOptions) {
     this.#write = options.write;
@@ -61,9 +65,24 @@ export class Outbox {
     this.#onError = options.onError ?? (() => {});
   }
 
-  /** Replies reserved but not yet written (work in flight or waiting for earlier replies). */
+  /**
+   * Replies reserved but not yet written (work in flight or waiting for earlier replies), plus
+   * the messages {@link hold} counts: what bin/node's flow control weighs against MAX_IN_FLIGHT.
+   */
   get pending(): number {
-    return this.#queue.length - this.#head;
+    return this.#queue.length - this.#head + this.#held;
+  }
+
+  /**
+   * Counts `delta` more (or, negative, fewer) messages read and not yet taken by their handler
+   * (a stream's request messages) in {@link pending}, so the reader of stdin pauses for them as
+   * it does for replies; a release may call the {@link whenPendingAtMost} listener.
+   */
+  hold(delta: number): void {
+    this.#held += delta;
+    if (delta >= 0) return;
+    this.#checkLowWater();
+    if (this.pending === 0 && this.#idle.length > 0) this.flush();
   }
 
   /** Whether the last write was refused by the destination (it wants us to wait for 'drain'). */
@@ -119,6 +138,52 @@ export class Outbox {
   resumeWriting(): void {
     this.#congested = false;
     this.flush();
+    this.#releaseWriters();
+  }
+
+  /**
+   * Writes one message now, outside arrival order (a stream's messages: docs/streams-protocol.md),
+   * numbered by the same msg_id counter, so msg_ids stay consecutive in output order. `text`
+   * renders the body with its msg_id; if it throws, nothing is written and no msg_id is spent.
+   * Returns a promise when the writer must wait before its next message: until 'drain' while the
+   * destination is congested, or until the next turn of the event loop once a batch was written
+   * (so a producer that never waits cannot starve stdin); undefined when it may go on at once.
+   */
+  sendNow(src: string, dest: string, text: (msgId: number) => string): Promise<void> | undefined {
+    const body = text(this.#nextMsgId);
+    this.#buffer += this.#envelopeStart(src) + quote(dest) + ', "body": ' + body + "}\n";
+    this.#nextMsgId++;
+    if (this.#buffer.length >= this.#batchBytes) this.flush();
+    else if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    if (!this.#congested && this.#buffer !== "") return undefined;
+    return new Promise((resolve) => {
+      this.#writers.push(resolve);
+      if (!this.#congested && !this.#writersScheduled) {
+        this.#writersScheduled = true;
+        setImmediate(() => {
+          this.#writersScheduled = false;
+          if (!this.#congested) this.#releaseWriters();
+        });
+      }
+    });
+  }
+
+  #checkLowWater(): void {
+    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
+      const listener = this.#onLowWater;
+      this.#onLowWater = undefined;
+      listener();
+    }
+  }
+
+  #releaseWriters(): void {
+    const waiting = this.#writers;
+    if (waiting.length === 0) return;
+    this.#writers = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Writes what is buffered now; congestion ends only with {@link resumeWriting}. */
@@ -177,11 +242,7 @@ export class Outbox {
     } else {
       this.#head = head;
     }
-    if (this.#onLowWater !== undefined && this.pending <= this.#lowWater) {
-      const listener = this.#onLowWater;
-      this.#onLowWater = undefined;
-      listener();
-    }
+    this.#checkLowWater();
     if (this.#buffer.length >= this.#batchBytes) this.flush();
     else if (!this.#flushScheduled && (this.#buffer !== "" || this.#idle.length > 0)) {
       this.#flushScheduled = true;

@@ -7,6 +7,7 @@ import { stringListDumper } from "./python-json.js";
 import { replyIdOf } from "./msg-id.js";
 import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
+import { StdioStreams } from "./streams.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import type { Middleware } from "../../core/middleware.js";
@@ -23,6 +24,8 @@ export interface StdioHostOptions {
    * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
    */
   readonly limits?: CallLimits;
+  /** Request messages of one stream waiting for its handler; see {@link StdioStreams}. Default 16,384. */
+  readonly maxQueuedRequests?: number;
   /**
    * The credential check that comes before the limits (bin/node passes its `auth`): a call
    * over the limits that it refuses is answered as the pipeline would (`interceptor_failed`
@@ -68,6 +71,8 @@ const renderNotSupported = (type: string, inReplyTo: unknown): Body | undefined 
 export class StdioHost {
   readonly stats = new Stats();
   readonly outbox: Outbox;
+  /** The streaming calls (docs/streams-protocol.md). */
+  readonly streams: StdioStreams;
   readonly #app: Application;
   readonly #logger: Logger;
   readonly #limits: CallLimits;
@@ -86,6 +91,7 @@ export class StdioHost {
       write: options.write,
       onError: (err, inReplyTo) => this.#logger.error({ err, inReplyTo }, "reply could not be serialised; not sent"),
     });
+    this.streams = new StdioStreams({ app: this.#app, outbox: this.outbox, logger: this.#logger, stats: this.stats, limits: this.#limits, refuseOverLimits: (ctx) => this.#refuseOverLimits(ctx), ...(options.maxQueuedRequests === undefined ? {} : { maxQueuedRequests: options.maxQueuedRequests }) });
   }
 
   /** The id `init` gave this node, if it has arrived. */
@@ -167,6 +173,7 @@ export class StdioHost {
         this.outbox.push(this.#nodeId ?? src, msg.src, inReplyTo, undefined, renderInit);
         return;
       default: {
+        if (this.streams.handle(body["type"], src, msg.src, inReplyTo, body, lineNo)) return;
         const type = typeText(body["type"]);
         this.#logger.warn({ line: lineNo, type }, "unsupported message type");
         this.outbox.push(src, msg.src, inReplyTo, type, renderNotSupported);
@@ -177,6 +184,15 @@ export class StdioHost {
   /** Resolves once every reply to what was read so far has been written. */
   whenIdle(): Promise<void> {
     return this.outbox.whenIdle();
+  }
+
+  /**
+   * For a node that stops reading: ends the open streams UNAVAILABLE, then resolves once every
+   * reply and every stream's close has been written.
+   */
+  async close(): Promise<void> {
+    await this.streams.close();
+    await this.outbox.whenIdle();
   }
 
   #init(body: Record<string, unknown>, lineNo: number): void {
