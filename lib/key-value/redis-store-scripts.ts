@@ -5,7 +5,8 @@ import { createHash } from "node:crypto";
  * whose members all have score 0, so Redis orders them by their bytes: UTF-8 byte order) and
  * the change channel in step, atomically, so that Scan sees what Get sees and a Watch hears the
  * changes in the order Redis applied them. KEYS are the data key and the index, which share a
- * slot on a Cluster; the channel is a plain pub/sub channel (PUBLISH is not a key access).
+ * slot on a Cluster; so does the channel, where the change goes out with SPUBLISH (sharded
+ * pub/sub: only that shard carries it); a single Redis uses PUBLISH. The command is an argument.
  *
  * A change message is `p` (put) or `d` (delete), the key's length in bytes, `:`, the key, then
  * the value (empty for a delete): the key needs no escaping and the value no decoding pass.
@@ -21,24 +22,24 @@ function script(source: string): RedisScript {
   return { source, sha: createHash("sha1").update(source).digest("hex") };
 }
 
-/** Put. KEYS: data key, index. ARGV: value, key, channel. */
+/** Put. KEYS: data key, index. ARGV: value, key, channel, PUBLISH or SPUBLISH. */
 export const PUT_SCRIPT = script(`
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('ZADD', KEYS[2], 0, ARGV[2])
-redis.call('PUBLISH', ARGV[3], 'p' .. #ARGV[2] .. ':' .. ARGV[2] .. ARGV[1])
+redis.call(ARGV[4], ARGV[3], 'p' .. #ARGV[2] .. ':' .. ARGV[2] .. ARGV[1])
 return 1
 `);
 
 /**
- * Delete. KEYS: data key, index. ARGV: key, channel, "1" when the caller removed a copy of the
- * key elsewhere already (a Cluster's pre-index key). Returns 1 when a value was removed, which
- * is then published.
+ * Delete. KEYS: data key, index. ARGV: key, channel, PUBLISH or SPUBLISH, "1" when the caller
+ * removed a copy of the key elsewhere already (a Cluster's pre-index key). Returns 1 when a
+ * value was removed, which is then published.
  */
 export const DELETE_SCRIPT = script(`
 local removed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
-if removed == 0 and ARGV[3] ~= '1' then return 0 end
-redis.call('PUBLISH', ARGV[2], 'd' .. #ARGV[1] .. ':' .. ARGV[1])
+if removed == 0 and ARGV[4] ~= '1' then return 0 end
+redis.call(ARGV[3], ARGV[2], 'd' .. #ARGV[1] .. ':' .. ARGV[1])
 return 1
 `);
 

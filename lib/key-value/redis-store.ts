@@ -67,6 +67,8 @@ export class RedisStore implements KeyValueStore {
   readonly #cluster: boolean;
   /** Prefix of the data keys: `keyPrefix` on a single Redis, `N:` on a Cluster. */
   readonly #dataPrefix: string;
+  /** PUBLISH on a single Redis; SPUBLISH (sharded pub/sub, Redis 7) on a Cluster. */
+  readonly #publishCommand: "PUBLISH" | "SPUBLISH";
   readonly #timeoutMs: number | undefined;
   readonly #health: HealthBySlot | undefined;
   readonly #scanPageSize: number;
@@ -88,6 +90,7 @@ export class RedisStore implements KeyValueStore {
     this.indexKey = `${namespace}index`;
     this.channel = `${namespace}changes`;
     this.#dataPrefix = this.#cluster ? `${namespace}:` : this.keyPrefix;
+    this.#publishCommand = this.#cluster ? "SPUBLISH" : "PUBLISH";
     // A data key must never be the index: on a single Redis every key under keyPrefix is data.
     if (this.indexKey.startsWith(this.keyPrefix)) throw new RangeError(`RedisStore: keyPrefix ${JSON.stringify(this.keyPrefix)} would hold the store's own index key`);
     // On a Cluster the hash tag must be keyPrefix itself, so that the whole store has one slot.
@@ -106,7 +109,7 @@ export class RedisStore implements KeyValueStore {
   }
 
   async set(key: string, value: string): Promise<void> {
-    await this.#command(this.indexKey, () => this.#script(PUT_SCRIPT, [this.#dataPrefix + key, this.indexKey], [value, key, this.channel]));
+    await this.#command(this.indexKey, () => this.#script(PUT_SCRIPT, [this.#dataPrefix + key, this.indexKey], [value, key, this.channel, this.#publishCommand]));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -115,7 +118,7 @@ export class RedisStore implements KeyValueStore {
       const legacyKey = this.keyPrefix + key;
       removedLegacy = (await this.#command(legacyKey, () => this.#client.del(legacyKey))) > 0;
     }
-    const removed = await this.#command(this.indexKey, () => this.#script(DELETE_SCRIPT, [this.#dataPrefix + key, this.indexKey], [key, this.channel, removedLegacy ? "1" : "0"]));
+    const removed = await this.#command(this.indexKey, () => this.#script(DELETE_SCRIPT, [this.#dataPrefix + key, this.indexKey], [key, this.channel, this.#publishCommand, removedLegacy ? "1" : "0"]));
     return Number(removed) === 1;
   }
 
@@ -159,7 +162,7 @@ export class RedisStore implements KeyValueStore {
     this.#watchers.add(watcher);
     const subscriber = this.#subscriberConnection();
     try {
-      await this.#deadline(subscriber.subscribe(this.channel));
+      await this.#deadline(this.#cluster ? subscriber.ssubscribe(this.channel) : subscriber.subscribe(this.channel));
     } catch (error) {
       watcher.feed.return();
       throw unavailable(error);
@@ -202,13 +205,16 @@ export class RedisStore implements KeyValueStore {
   #subscriberConnection(): Redis | Cluster {
     if (this.#subscriber !== undefined) return this.#subscriber;
     // Unlike the client, the subscriber queues its SUBSCRIBE until connected (within the deadline).
+    // On a Cluster, ioredis's sharded subscribers connect to the master of the channel's slot only.
     const subscriber = this.#cluster
-      ? (this.#client as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+      ? (this.#client as Cluster).duplicate(undefined, { enableOfflineQueue: true, shardedSubscribers: true })
       : (this.#client as Redis).duplicate({ enableOfflineQueue: true });
-    subscriber.on("messageBuffer", (_channel: Buffer, message: Buffer) => this.#publish(message));
+    subscriber.on(this.#cluster ? "smessageBuffer" : "messageBuffer", (_channel: Buffer, message: Buffer) => this.#publish(message));
     subscriber.on("error", () => undefined);
-    // The changes published while it was down are lost to every open Watch: end them.
+    // The changes published while a connection was down are lost to every open Watch: end them.
+    // ("-node": a Cluster dropped a connection, the sharded subscriber's among them.)
     subscriber.on("close", () => this.#failWatchers());
+    if (this.#cluster) subscriber.on("-node", () => this.#failWatchers());
     this.#subscriber = subscriber;
     return subscriber;
   }

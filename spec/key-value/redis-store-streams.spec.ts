@@ -253,6 +253,10 @@ describe("RedisStore: Scan and Watch", function () {
         await redis!.cli("client", "kill", "type", "pubsub");
         const error = await feed.next().then(() => undefined, (e: unknown) => e);
         expect(error).to.include({ code: "UNAVAILABLE" });
+        // A new Watch subscribes again once the connection is back.
+        const again = (await s.watch("", never))[Symbol.asyncIterator]();
+        await s.set("k", "v");
+        expect(await nextChange(again)).to.deep.equal({ key: "k", value: "v", deleted: false });
       } finally {
         await s.close();
         await closeRedisClient(client);
@@ -289,6 +293,28 @@ describe("RedisStore: Scan and Watch", function () {
         expect(await holder.cli("exists", "{slot:}:x", "{slot:}:\u{1F600}", "{slot:}index")).to.equal("3");
         expect(() => new RedisStore({ client, keyPrefix: "{app}:" })).to.throw(RangeError, /braces/);
       } finally {
+        await closeRedisClient(client);
+      }
+    });
+
+    it("subscribes one sharded connection, on the shard of the store's slot; a drop ends open Watches with UNAVAILABLE", async () => {
+      const client = await createRedisClient({ clusterNodes: cluster!.seeds.split(","), commandTimeoutMs: 2000 });
+      const s = new RedisStore({ client, keyPrefix: "shard:" });
+      try {
+        await whenConnected(client, 5000);
+        const feed = (await s.watch("", never))[Symbol.asyncIterator]();
+        await s.watch("", never);
+        const holder = await cluster!.nodeOf("{shard:}");
+        expect(await holder.cli("pubsub", "shardnumsub", "{shard:}changes")).to.equal("{shard:}changes\n1");
+        for (const node of cluster!.nodes) if (node !== holder) expect(await node.cli("pubsub", "shardnumsub", "{shard:}changes")).to.equal("{shard:}changes\n0");
+        await holder.cli("client", "kill", "type", "pubsub");
+        const error = await feed.next().then(() => undefined, (e: unknown) => e);
+        expect(error).to.include({ code: "UNAVAILABLE" });
+        const again = (await s.watch("", never))[Symbol.asyncIterator]();
+        await s.set("k", "v");
+        expect(await nextChange(again)).to.deep.equal({ key: "k", value: "v", deleted: false });
+      } finally {
+        await s.close();
         await closeRedisClient(client);
       }
     });
