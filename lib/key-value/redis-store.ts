@@ -46,12 +46,13 @@ interface Watcher {
  * client and its breakers between this store and the rate limiter, whose RedisHealth logs the
  * outage once.
  *
- * Keys (docs/redis.md, "Scan and Watch"): with `N` = `{keyPrefix}`, a sorted set `N index`
- * holds every key (Scan pages through it), and every write is published on the channel
- * `N changes` (Watch); one Lua script per write keeps data, index and channel in step. On a
- * single Redis each value is the string key `keyPrefix + key`; on a Cluster it is `N:` + key, so
- * that the whole store shares the slot of its hash tag (one shard holds it), and a key written
- * as `keyPrefix + key` before the index existed is still read, and deleted, there.
+ * Keys (docs/redis.md, "Scan and Watch"): the sorted set `{keyPrefix}index` holds every key
+ * (Scan pages through it), and every write is published on the channel `{keyPrefix}changes`
+ * (Watch); one Lua script per write keeps value, index and channel in step. On a single Redis
+ * each value is the string key `keyPrefix + key`, as it always was; on a Cluster it is
+ * `{keyPrefix}:` + key, so that the whole store shares the slot of its hash tag (one shard holds
+ * it), and a value written as `keyPrefix + key` before the index existed is still read, and
+ * deleted, there.
  *
  * @example
  *   app.handle(router([keyValueService(new RedisStore({ client, keyPrefix: "myapp:kv:" }))]));
@@ -65,7 +66,7 @@ export class RedisStore implements KeyValueStore {
   readonly channel: string;
   readonly #client: Redis | Cluster;
   readonly #cluster: boolean;
-  /** Prefix of the data keys: `keyPrefix` on a single Redis, `N:` on a Cluster. */
+  /** Prefix of the data keys: `keyPrefix` on a single Redis, `{keyPrefix}:` on a Cluster. */
   readonly #dataPrefix: string;
   /** PUBLISH on a single Redis; SPUBLISH (sharded pub/sub, Redis 7) on a Cluster. */
   readonly #publishCommand: "PUBLISH" | "SPUBLISH";
@@ -75,6 +76,8 @@ export class RedisStore implements KeyValueStore {
   readonly #maxPendingChanges: number | undefined;
   readonly #watchers = new Set<Watcher>();
   #subscriber: Redis | Cluster | undefined;
+  /** The subscription, once asked for, until its connection drops: Watches share it. */
+  #subscription: Promise<unknown> | undefined;
   #closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -151,18 +154,19 @@ export class RedisStore implements KeyValueStore {
 
   /**
    * Resolves once this store's subscriber connection (one per store, opened by the first Watch)
-   * is subscribed to the channel, so every change any process makes after is seen. A change
-   * lost with that connection cannot be replayed: when it drops, every Watch open ends with
-   * UNAVAILABLE, and a new Watch subscribes again once it is back.
+   * is subscribed to the channel, so every change any process makes after is seen; the Watches
+   * of a store share the subscription, and one subscribing waits no longer than `timeoutMs`.
+   * A change lost with that connection cannot be replayed: when it drops, every Watch open ends
+   * with UNAVAILABLE, and a new Watch subscribes again once it is back.
    */
   async watch(prefix: string, signal: AbortSignal): Promise<AsyncIterable<Change>> {
     if (this.#closed) throw unavailable(new Error("the store is closed"));
     const watcher: Watcher = { prefix, feed: new ChangeFeed(signal, () => this.#watchers.delete(watcher), this.#maxPendingChanges) };
     if (signal.aborted) return watcher.feed;
+    // Registered first: a change that arrives while subscribing is this watcher's too.
     this.#watchers.add(watcher);
-    const subscriber = this.#subscriberConnection();
     try {
-      await this.#deadline(this.#cluster ? subscriber.ssubscribe(this.channel) : subscriber.subscribe(this.channel));
+      await this.#deadline(this.#subscribed());
     } catch (error) {
       watcher.feed.return();
       throw unavailable(error);
@@ -199,7 +203,20 @@ export class RedisStore implements KeyValueStore {
     for (const watcher of this.#watchers) watcher.feed.return();
     const subscriber = this.#subscriber;
     this.#subscriber = undefined;
+    this.#subscription = undefined;
     if (subscriber !== undefined) subscriber.disconnect();
+  }
+
+  /** The subscription, asked for once per connection: one SUBSCRIBE in flight however many Watches wait. */
+  #subscribed(): Promise<unknown> {
+    if (this.#subscription !== undefined) return this.#subscription;
+    const subscriber = this.#subscriberConnection();
+    const subscription = this.#cluster ? subscriber.ssubscribe(this.channel) : subscriber.subscribe(this.channel);
+    this.#subscription = subscription;
+    subscription.catch(() => {
+      if (this.#subscription === subscription) this.#subscription = undefined;
+    });
+    return subscription;
   }
 
   #subscriberConnection(): Redis | Cluster {
@@ -213,8 +230,8 @@ export class RedisStore implements KeyValueStore {
     subscriber.on("error", () => undefined);
     // The changes published while a connection was down are lost to every open Watch: end them.
     // ("-node": a Cluster dropped a connection, the sharded subscriber's among them.)
-    subscriber.on("close", () => this.#failWatchers());
-    if (this.#cluster) subscriber.on("-node", () => this.#failWatchers());
+    subscriber.on("close", () => this.#dropped());
+    if (this.#cluster) subscriber.on("-node", () => this.#dropped());
     this.#subscriber = subscriber;
     return subscriber;
   }
@@ -223,13 +240,17 @@ export class RedisStore implements KeyValueStore {
     if (this.#watchers.size === 0) return;
     const colon = message.indexOf(0x3a, 1);
     const end = colon + 1 + Number(message.toString("latin1", 1, colon));
+    // Not a change this store published (another publisher on the channel): ignored.
+    if (colon < 0 || !Number.isInteger(end) || end > message.length) return;
     const key = message.toString("utf8", colon + 1, end);
     const deleted = message[0] === 0x64;
     const change: Change = { key, value: deleted ? "" : message.toString("utf8", end), deleted };
     for (const watcher of this.#watchers) if (key.startsWith(watcher.prefix)) watcher.feed.publish(change);
   }
 
-  #failWatchers(): void {
+  /** The subscriber connection dropped: the next Watch subscribes again, the open ones end. */
+  #dropped(): void {
+    this.#subscription = undefined;
     if (this.#watchers.size === 0) return;
     const error = unavailable(new Error("the connection carrying the changes dropped"));
     for (const watcher of this.#watchers) watcher.feed.fail(error);
