@@ -1,19 +1,26 @@
 import os from "node:os";
 import { ConfigError, configForLog, helpText, loadConfig } from "../lib/app/config.js";
+import { LineOutput } from "../lib/hosts/stdio/line-output.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
-import { createNodeApplication } from "../lib/app/node-app.js";
+import { authOptionsOf, createNodeApplication } from "../lib/app/node-app.js";
 import { NodeTelemetry } from "../lib/app/telemetry.js";
+import { auth } from "../middleware/auth.js";
 
 const END_OF_INPUT = "end of input";
+/** How long a forced exit waits for the reader to take the rest of a line it holds part of. */
+const TORN_LINE_WAIT_MS = 500;
 
 /**
  * bin/node: stdin lines -> StdioHost -> stdout. Owns the process-level concerns: configuration,
  * flow control (stdin pauses while too many calls await their reply or stdout is full), and a
  * clean end on EOF or SIGTERM/SIGINT (every call in flight answered, output and logs flushed,
- * exit 0 because nothing is left open). A second signal forces the exit: 130 after SIGINT, 143
- * after SIGTERM. A reader that closes stdout stops the node: one log line, exit 0.
+ * exit 0 because nothing is left open). Only a second signal forces the exit (130 after SIGINT,
+ * 143 after SIGTERM), leaving whole lines on stdout; end of input followed by one signal is
+ * still the clean end. A signal during the Redis connect wait at start stops the node before
+ * it reads anything, with a log line. A reader that closes stdout stops the node: one log
+ * line, exit 0.
  */
 async function main(): Promise<void> {
   let loaded;
@@ -64,23 +71,60 @@ async function main(): Promise<void> {
     await (await import("../lib/app/grpc-server.js")).serveGrpc({ ...config, listen: config.listen }, logs, observability);
     return;
   }
+
+  // Signals are handled from here on, the Redis connect wait included. The first one asks for
+  // the clean stop (`onFirstSignal`, which serving replaces); only a second one forces the exit.
+  let signalled: NodeJS.Signals | undefined;
+  let output: LineOutput | undefined;
+  let onFirstSignal = (signal: NodeJS.Signals): void => logger.info({ signal }, "signal while connecting to Redis; stopping when the wait ends");
+  function onSignal(signal: NodeJS.Signals): void {
+    if (signalled === undefined) {
+      signalled = signal;
+      onFirstSignal(signal);
+      return;
+    }
+    // Lines not begun are dropped; a line the reader holds part of is finished first if it can be.
+    const whole = output?.abandon(Date.now() + TORN_LINE_WAIT_MS) ?? true;
+    logger.warn({ signal, ...(whole ? {} : { lastLineCut: true }) }, "second signal; exiting now, replies not yet written are lost");
+    logs.flush();
+    // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
+    process.exit(128 + (os.constants.signals[signal] ?? 0));
+  }
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
   // Only a node told to share its limits loads the Redis code and ioredis: a node without Redis starts faster.
   const redis = config.redisUrl !== undefined || config.redisClusterNodes !== undefined
     ? await (await import("../lib/app/redis-backend.js")).openRedisBackend(config, logger)
     : undefined;
+  if (signalled !== undefined) {
+    await redis?.close();
+    logger.info({ reason: signalled, lines: 0, calls: 0 }, "stopped");
+    logs.flush();
+    return;
+  }
   const stdin = process.stdin;
   const stdout = process.stdout;
-  let outputClosed = false;
   let stopping = false;
 
+  const lines = new LineOutput(stdout, {
+    fd: 1,
+    onDrain: () => {
+      host.outbox.resumeWriting(); // only the output's drain ends congestion
+      resumeIfReady();
+    },
+  });
+  output = lines;
   const host = new StdioHost({
     app: redis === undefined && observability === undefined
       ? app
       : createNodeApplication({ config, logger, limiter: redis?.limiter, limiterFor: redis?.limiterFor, store: redis?.store, observability }),
     logger,
-    write: (chunk) => (outputClosed ? true : stdout.write(chunk)),
+    write: (chunk) => lines.write(chunk),
     limits: { maxMetadataEntries: config.maxMetadataEntries, maxMetadataValueBytes: config.maxMetadataValueBytes },
     retryAfterOnWire: config.wireRetryAfter === true,
+    // A call over the metadata limits meets auth first: without a valid credential it is UNAUTHENTICATED.
+    checkBeforeLimits: auth(authOptionsOf(config)),
   });
   const reader = new LineReader({
     maxLineBytes: config.maxLineBytes,
@@ -90,10 +134,10 @@ async function main(): Promise<void> {
 
   // Flow control: stdin pauses while more than maxInFlight calls await their reply or stdout
   // refuses writes, and resumes from an event, never a poll: the outbox says when the calls in
-  // flight are down to half, stdout's 'drain' when it has room again.
+  // flight are down to half, the output's drain when stdout has taken what it held.
   const lowWater = Math.floor(config.maxInFlight / 2);
   const resumeIfReady = (): void => {
-    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // 'drain' calls again
+    if (stopping || !stdin.isPaused() || host.outbox.congested) return; // the drain calls again
     if (host.outbox.pending > lowWater) host.outbox.whenPendingAtMost(lowWater, resumeIfReady);
     else stdin.resume();
   };
@@ -104,13 +148,11 @@ async function main(): Promise<void> {
       resumeIfReady();
     }
   });
-  stdout.on("drain", () => {
-    host.outbox.resumeWriting(); // only 'drain' ends congestion
-    resumeIfReady();
-  });
+  let outputClosed = false;
   stdout.on("error", (error: NodeJS.ErrnoException) => {
     if (outputClosed) return;
     outputClosed = true;
+    lines.stop();
     logger.warn({ code: error.code }, "stdout closed by the reader; stopping");
     stop("stdout closed");
   });
@@ -139,18 +181,12 @@ async function main(): Promise<void> {
       // flushing to a slow reader a second signal must still force the exit.
     });
   }
-  function onSignal(signal: NodeJS.Signals): void {
-    if (stopping) {
-      // The shell's convention for "ended by a signal": 130 for SIGINT, 143 for SIGTERM.
-      logger.warn({ signal }, "second signal; exiting now, replies not yet written are lost");
-      logs.flush();
-      process.exit(128 + (os.constants.signals[signal] ?? 0));
-    }
-    stop(signal);
-  }
+  onFirstSignal = (signal) => {
+    // After end of input the stop is under way already: a signal now is the first, not the second.
+    if (stopping) logger.info({ signal }, "signal while stopping; answering every call read, a second signal forces the exit");
+    else stop(signal);
+  };
   stdin.on("end", () => stop(END_OF_INPUT));
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
   // A REDIS_URL may carry a password, JWT_SECRET is one: never logged, like the tokens.
   logger.debug({ config: configForLog(config) }, "started");
 }

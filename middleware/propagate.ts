@@ -4,7 +4,7 @@ import { type KoaContext, requestHeader } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { StatusError } from "../lib/core/status-error.js";
-import { parseGrpcTimeout } from "../lib/observability/grpc-timeout.js";
+import { budgetOf } from "../lib/core/deadline.js";
 import { type InboundCall, runInbound } from "../lib/observability/inbound-call.js";
 
 /** Options of {@link propagate}. */
@@ -45,7 +45,7 @@ export function propagate(options: PropagateOptions = {}): PortableMiddleware {
 
   return function propagate(ctx: CallContext | KoaContext, next: Next): Promise<void> {
     // The core's own deadline, once hosts enforce grpc-timeout, takes over from this reading.
-    const timeoutMs = parseGrpcTimeout(requestHeader(ctx, "grpc-timeout"));
+    const timeoutMs = budgetOf(requestHeader(ctx, "grpc-timeout"));
     const deadlineAt = timeoutMs === undefined ? undefined : now() + timeoutMs;
     const inbound: InboundCall = {
       header: (name) => requestHeader(ctx, name),

@@ -99,19 +99,24 @@ function stackedLimits(limits: readonly RateLimitConfig[], limiterFor: LimiterFa
   });
 }
 
+/** The options of bin/node's `auth`, from its configuration (the stdio host's check before the limits uses them too). */
+export function authOptionsOf(config: NodeApplicationOptions["config"]): AuthOptions {
+  const jwt = jwtOptionsOf(config);
+  const tokens = config.tokenPrincipals ?? (config.authTokens.length === 0 ? undefined : config.authTokens);
+  return {
+    ...(tokens === undefined ? {} : { tokens }),
+    ...(jwt === undefined ? {} : { jwt }),
+    ...(config.publicMethods === undefined ? {} : { publicMethods: config.publicMethods }),
+  };
+}
+
 /**
  * The application bin/node serves: logging -> auth -> rate_limit -> KeyValue, as the seed has
  * it; with configuration, faults after logging, auth with JWTs and public methods, authorize
  * after auth, stacked limits. Bad settings throw a TypeError here, before any call.
  */
 export function createNodeApplication({ config, logger, store, limiter, limiterFor, observability = [] }: NodeApplicationOptions) {
-  const jwt = jwtOptionsOf(config);
-  const tokens = config.tokenPrincipals ?? (config.authTokens.length === 0 ? undefined : config.authTokens);
-  const authOptions: AuthOptions = {
-    ...(tokens === undefined ? {} : { tokens }),
-    ...(jwt === undefined ? {} : { jwt }),
-    ...(config.publicMethods === undefined ? {} : { publicMethods: config.publicMethods }),
-  };
+  const authOptions = authOptionsOf(config);
   const limits = config.rateLimits !== undefined
     ? { limits: stackedLimits(config.rateLimits, limiterFor) }
     : limiter === undefined

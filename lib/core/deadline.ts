@@ -20,9 +20,24 @@ const TIMEOUT = /^([0-9]{1,8})([HMSmun])$/;
  *   parseTimeout("250m"); // 250
  */
 export function parseTimeout(text: string): number {
+  const ms = budgetOf(text);
+  if (ms === undefined) throw new StatusError(Status.INVALID_ARGUMENT, `malformed ${TIMEOUT_KEY}: ${JSON.stringify(text.slice(0, 32))}`);
+  return ms;
+}
+
+/**
+ * The budget of a `grpc-timeout` value in ms, or undefined when it is absent or malformed: for
+ * those who read a deadline without judging the call (`propagate()`, a client transport reading
+ * what its caller set); a server refuses a malformed one in {@link timeoutOf}.
+ *
+ * @example
+ *   budgetOf("742m"); // 742
+ *   budgetOf("1s");   // undefined (the unit is S)
+ */
+export function budgetOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
   const match = TIMEOUT.exec(text);
-  if (match === null) throw new StatusError(Status.INVALID_ARGUMENT, `malformed ${TIMEOUT_KEY}: ${JSON.stringify(text.slice(0, 32))}`);
-  return Number(match[1]) * (UNIT_MS[match[2] as string] as number);
+  return match === null ? undefined : Number(match[1]) * (UNIT_MS[match[2] as string] as number);
 }
 
 /**

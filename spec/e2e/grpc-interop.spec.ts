@@ -94,10 +94,11 @@ describe("bin/node --listen (gRPC) with a bare grpc-js client", function () {
     expect(await reflectedServices(target)).to.deep.equal(["grpc.health.v1.Health", "keyvalue.v1.KeyValue"]);
   });
 
-  it("passes the streaming methods through the middleware, and answers UNIMPLEMENTED until KeyValue has them", async () => {
+  it("passes the streaming methods through the same middleware: a Scan answers with a token, UNAUTHENTICATED without", async () => {
     const { client } = await start();
-    const scan = await readAll(client["Scan"]!({ prefix: "" }, TOKEN) as grpc.ClientReadableStream<unknown>);
-    expect(scan.error?.code).to.equal(grpc.status.UNIMPLEMENTED);
+    expect((await unary(client, "Put", { key: "scan/a", value: "1" }, TOKEN)).error).to.equal(undefined);
+    const scan = await readAll(client["Scan"]!({ prefix: "scan/" }, TOKEN) as grpc.ClientReadableStream<unknown>);
+    expect([scan.error, scan.messages]).to.deep.equal([undefined, [{ key: "scan/a", value: "1" }]]);
     const anonymous = await readAll(client["Scan"]!({ prefix: "" }, new grpc.Metadata()) as grpc.ClientReadableStream<unknown>);
     expect(anonymous.error?.code).to.equal(grpc.status.UNAUTHENTICATED);
   });

@@ -1,7 +1,6 @@
 import { expect } from "chai";
 import { decodeStatusDetails, encodeStatusDetails } from "../../lib/grpc/rich-status.js";
 import { statusNameOf } from "../../lib/grpc/status-codes.js";
-import { parseGrpcTimeout } from "../../lib/grpc/timeout.js";
 
 describe("encodeStatusDetails() / decodeStatusDetails()", () => {
   it("round-trips google.rpc.Status with RetryInfo (ms rounded up) and BadRequest", () => {
@@ -22,9 +21,4 @@ describe("statusNameOf(code)", () => {
   });
 });
 
-describe("parseGrpcTimeout(value)", () => {
-  it("reads gRPC's format in every unit, and nothing else", () => {
-    expect(["1H", "2M", "3S", "250m", "1500u", "2000000n"].map(parseGrpcTimeout)).to.deep.equal([3_600_000, 120_000, 3000, 250, 1.5, 2]);
-    for (const bad of ["", "10", "1s", "-1S", "123456789S", "1.5S"]) expect(parseGrpcTimeout(bad), bad).to.equal(undefined);
-  });
-});
+

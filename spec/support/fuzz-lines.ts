@@ -1,4 +1,5 @@
 import { Prng } from "./prng.js";
+import { MSG_ID_TOKENS, randomNumberTokens } from "./python-numbers.js";
 
 /**
  * Input lines for fuzzing bin/node: valid messages mixed with mutated ones, as bytes (some are
@@ -9,11 +10,13 @@ import { Prng } from "./prng.js";
 /** What kinds of line the generator makes, for the report. */
 export type LineKind =
   | "call" | "call-unauthorized" | "call-no-msg-id" | "stats" | "init" | "unsupported"
-  | "wrong-type" | "truncated" | "huge-number" | "deep-nesting" | "bad-bytes" | "proto-keys" | "missing-field" | "oversized" | "garbage";
+  | "wrong-type" | "truncated" | "huge-number" | "numeric-msg-id" | "deep-nesting" | "bad-bytes" | "proto-keys" | "missing-field" | "oversized" | "garbage";
 
 export interface FuzzLine {
   readonly kind: LineKind;
   readonly bytes: Buffer;
+  /** For a "numeric-msg-id" line: the msg_id's token, which the reply must echo as Python prints it. */
+  readonly msgIdToken?: string;
 }
 
 /** A JSON object from ordered [key, JSON text] pairs. */
@@ -24,6 +27,8 @@ const str = (s: string): string => JSON.stringify(s);
 const SERVICES = ["KeyValue", "KeyValue", "KeyValue", "Nope", "keyvalue", "__proto__", "constructor"];
 const METHODS = ["Get", "Put", "Delete", "Get", "Put", "Scan", "toString", "__proto__", "hasOwnProperty", "constructor"];
 const HUGE = ["1e400", "-1e400", "1e308", "-1e-400", "123456789012345678901234567890", "9007199254740993", "1.7976931348623157e308", "-0", "0.1e1", "1E+2", "5e-324"];
+/** Number tokens for msg_id: every form Python prints differently from JavaScript, and random ones. */
+const NUMERIC_MSG_IDS = [...MSG_ID_TOKENS, ...randomNumberTokens(7, 300)];
 const FIELDS = ["src", "dest", "body", "type", "msg_id", "service", "method", "request", "metadata", "authorization", "key", "value", "node_id"] as const;
 type Field = (typeof FIELDS)[number];
 
@@ -66,6 +71,10 @@ export class FuzzLines {
     if (roll < 0.88) return text("missing-field", this.#call({ [r.pick(FIELDS)]: undefined }));
     if (roll < 0.9) return { kind: "garbage", bytes: this.#garbage() };
     if (roll < 0.93) return text("oversized", this.#oversized());
+    if (roll < 0.96) {
+      const token = r.pick(NUMERIC_MSG_IDS);
+      return { ...text("numeric-msg-id", this.#call({ msg_id: token })), msgIdToken: token };
+    }
     return text("call", this.#call({}));
   }
 

@@ -98,6 +98,13 @@ export class NodeModel {
 
   #call(client: string, body: Json): Json {
     this.stats.total_requests++;
+    // Auth first: a call without a valid token is UNAUTHENTICATED whatever its metadata.
+    const header = metadataValue(body["metadata"], "authorization");
+    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
+    if (token === undefined || !this.#options.tokens.includes(token)) {
+      this.stats.auth_failures++;
+      return { type: "grpc_call_ok", status: "UNAUTHENTICATED", interceptor_failed: "auth" };
+    }
     const metadata = body["metadata"];
     if (isObject(metadata)) {
       const { maxMetadataEntries, maxMetadataValueBytes } = this.#options;
@@ -106,12 +113,6 @@ export class NodeModel {
       if (keys.length > maxMetadataEntries || keys.some((k) => tooLong(k) || tooLong(metadata[k]))) {
         return { type: "grpc_call_ok", status: "RESOURCE_EXHAUSTED", interceptors_applied: [] };
       }
-    }
-    const header = metadataValue(body["metadata"], "authorization");
-    const token = header === undefined ? undefined : BEARER.exec(header)?.[1];
-    if (token === undefined || !this.#options.tokens.includes(token)) {
-      this.stats.auth_failures++;
-      return { type: "grpc_call_ok", status: "UNAUTHENTICATED", interceptor_failed: "auth" };
     }
     const left = this.#buckets.get(client) ?? this.#options.capacity;
     if (left < 1) {

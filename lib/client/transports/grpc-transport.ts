@@ -5,7 +5,7 @@ import { KEYVALUE_PROTO } from "../../grpc/proto-files.js";
 import { decodeStatusDetails, PUSHBACK_KEY, STATUS_DETAILS_KEY } from "../../grpc/rich-status.js";
 import { loadServices } from "../../grpc/services.js";
 import { statusNameOf } from "../../grpc/status-codes.js";
-import { parseGrpcTimeout } from "../../grpc/timeout.js";
+import { budgetOf } from "../../core/deadline.js";
 import type { OutgoingCall, Reply, Transport } from "../transport.js";
 
 /** Options of {@link GrpcTransport}. */
@@ -97,7 +97,7 @@ function outgoingMetadata(entries: Readonly<Record<string, string>>): { metadata
   for (const key of Object.keys(entries)) {
     const value = entries[key] as string;
     if (key === "grpc-timeout") {
-      const ms = parseGrpcTimeout(value);
+      const ms = budgetOf(value);
       if (ms !== undefined) deadline = Date.now() + ms;
     } else if (key.endsWith("-bin")) metadata.set(key, Buffer.from(value, "base64"));
     else metadata.set(key, value);

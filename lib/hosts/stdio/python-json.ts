@@ -9,11 +9,17 @@
  * integer (Python keeps `1.0` a float), and integers beyond 2^53 print the exact value of the
  * double they were read into (the same digits as Python whenever that integer is a double).
  * Keys print in JavaScript's property order (integer-like keys first). Undefined values in
- * objects are left out, as JSON.stringify does.
+ * objects are left out, as JSON.stringify does. A {@link RawJson} prints its text as it is:
+ * that is how a value whose Python text is known (an echoed msg_id) keeps it.
  *
  * @example
  *   dumps({ a: "é", b: [1, 2.5] }) // '{"a": "\\u00e9", "b": [1, 2.5]}'
  */
+/** JSON text that {@link dumps} prints verbatim; the caller vouches that it is Python's. */
+export class RawJson {
+  constructor(readonly text: string) {}
+}
+
 export function dumps(value: unknown): string {
   switch (typeof value) {
     case "string":
@@ -27,6 +33,7 @@ export function dumps(value: unknown): string {
     case "object":
       if (value === null) return "null";
       if (Array.isArray(value)) return array(value);
+      if (value instanceof RawJson) return value.text;
       return object(value as Record<string, unknown>);
     default:
       return "null";
@@ -68,8 +75,11 @@ function number(n: number): string {
   return floatRepr(n);
 }
 
-/** Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and from 1e16. */
-function floatRepr(n: number): string {
+/**
+ * Python's `repr(float)` of a finite double other than -0: shortest round-trip digits, exponent
+ * form below 1e-4 and from 1e16, `.0` on an integral value (`1.0`, `1e+16`).
+ */
+export function floatRepr(n: number): string {
   const [mantissa = "", exp = "0"] = n.toExponential().split("e");
   const e = Number(exp);
   if (e < -4 || e >= 16) {

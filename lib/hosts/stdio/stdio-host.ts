@@ -4,9 +4,12 @@ import { type CallLimits, DEFAULT_CALL_LIMITS, metadataOverLimits } from "../../
 import type { Logger } from "../../logging/logger.js";
 import { type Body, Outbox } from "./outbox.js";
 import { stringListDumper } from "./python-json.js";
+import { replyIdOf } from "./msg-id.js";
 import { callOutcomeOf, callReplyText, initReply, notSupportedReply, statsReply } from "./replies.js";
 import { Stats } from "./stats.js";
 import { Status } from "../../core/status.js";
+import { StatusError } from "../../core/status-error.js";
+import type { Middleware } from "../../core/middleware.js";
 
 /** Options of {@link StdioHost}. */
 export interface StdioHostOptions {
@@ -20,6 +23,12 @@ export interface StdioHostOptions {
    * entering the pipeline (`interceptors_applied: []`). Default {@link DEFAULT_CALL_LIMITS}.
    */
   readonly limits?: CallLimits;
+  /**
+   * The credential check that comes before the limits (bin/node passes its `auth`): a call
+   * over the limits that it refuses is answered as the pipeline would (`interceptor_failed`
+   * naming it, counted in the stats as its failure), not RESOURCE_EXHAUSTED. Default none.
+   */
+  readonly checkBeforeLimits?: Middleware;
   /**
    * Add `retry_after_ms` to the reply of a call refused with a wait (rate_limit): an extension
    * of the protocol, which otherwise keeps retry hints in the logs. Default false.
@@ -35,17 +44,9 @@ function isEnvelope(msg: unknown): msg is Envelope {
   return typeof src === "string" && body !== null && typeof body === "object" && !Array.isArray(body);
 }
 
-const asString = (value: unknown): string => (typeof value === "string" ? value : "");
+const BYTE_ORDER_MARK = 0xfeff;
 
-/**
- * The msg_id a reply can carry as its in_reply_to: a finite number or a string, echoed as is.
- * Anything else (null, a boolean, an object, an array, a number too large for a double) is not
- * answered: echoing an object means serialising it, which a deeply nested one turns into a stack
- * overflow, and 1e400 parses to Infinity, which no JSON parser reads back.
- */
-function replyIdOf(msgId: unknown): number | string | undefined {
-  return (typeof msgId === "number" && Number.isFinite(msgId)) || typeof msgId === "string" ? msgId : undefined;
-}
+const asString = (value: unknown): string => (typeof value === "string" ? value : "");
 
 /** A message type for the error text and the log, whatever JSON value it is; never throws. */
 function typeText(type: unknown): string {
@@ -70,6 +71,7 @@ export class StdioHost {
   readonly #app: Application;
   readonly #logger: Logger;
   readonly #limits: CallLimits;
+  readonly #checkBeforeLimits: Middleware | undefined;
   readonly #retryAfterOnWire: boolean;
   #nodeId: string | undefined;
   #nodeIds: readonly string[] = [];
@@ -78,6 +80,7 @@ export class StdioHost {
     this.#app = options.app;
     this.#logger = options.logger;
     this.#limits = options.limits ?? DEFAULT_CALL_LIMITS;
+    this.#checkBeforeLimits = options.checkBeforeLimits;
     this.#retryAfterOnWire = options.retryAfterOnWire === true;
     this.outbox = new Outbox({
       write: options.write,
@@ -95,8 +98,12 @@ export class StdioHost {
     return this.#nodeIds;
   }
 
-  /** Handles one input line; bad lines are logged with their number and skipped. */
-  readonly handleLine = (line: string, lineNo: number): void => {
+  /**
+   * Handles one input line; bad lines are logged with their number and skipped. A UTF-8 byte
+   * order mark before the first line (what some editors and Windows tools write) is dropped.
+   */
+  readonly handleLine = (text: string, lineNo: number): void => {
+    const line = lineNo === 1 && text.charCodeAt(0) === BYTE_ORDER_MARK ? text.slice(1) : text;
     let msg: unknown;
     try {
       msg = JSON.parse(line);
@@ -112,18 +119,25 @@ export class StdioHost {
       return;
     }
     try {
-      this.handleMessage(msg, lineNo);
+      this.handleMessage(msg, lineNo, line);
     } catch (error) {
       // A bug must cost one message, not the process and every reply still in the outbox.
       this.#logger.error({ line: lineNo, err: error }, "internal error handling a message; skipped");
     }
   };
 
-  /** Handles one envelope. */
-  handleMessage(msg: Envelope, lineNo = 0): void {
+  /**
+   * Handles one envelope. Its `line`, when given, is where the msg_id's token is read to echo
+   * it as Python prints it; without it a number is echoed as JavaScript holds it.
+   *
+   * Only a finite number or a string msg_id is answered: echoing an object means serialising
+   * it, which a deeply nested one turns into a stack overflow, and 1e400 parses to Infinity,
+   * which no JSON parser reads back.
+   */
+  handleMessage(msg: Envelope, lineNo = 0, line?: string): void {
     const body = msg.body;
     const msgId = body["msg_id"];
-    const inReplyTo = replyIdOf(msgId);
+    const inReplyTo = replyIdOf(msgId, line);
     const src = this.#nodeId ?? asString(msg.dest);
     if (msgId === undefined) this.#logger.debug({ line: lineNo }, "message has no msg_id; no reply will be sent");
     else if (inReplyTo === undefined) this.#logger.warn({ line: lineNo }, "msg_id is not a finite number or a string; no reply will be sent");
@@ -141,10 +155,8 @@ export class StdioHost {
           this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#app.run(ctx));
           return;
         }
-        // Refused at the door, as a gRPC server refuses oversized metadata: no interceptor ran.
-        ctx.status = Status.RESOURCE_EXHAUSTED;
         this.#logger.warn({ line: lineNo, client: msg.src.slice(0, 200), over }, "call refused: metadata over the limits");
-        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall);
+        this.outbox.push(src, msg.src, inReplyTo, ctx, this.#renderCall, this.#refuseOverLimits(ctx));
         return;
       }
       case "grpc_interceptor_stats":
@@ -176,6 +188,27 @@ export class StdioHost {
     }
     this.#nodeId = nodeId;
     this.#nodeIds = Array.isArray(nodeIds) ? nodeIds.filter((id): id is string => typeof id === "string") : [];
+  }
+
+  /**
+   * A call over the metadata limits: the credential check first (so that a caller without a
+   * valid token is UNAUTHENTICATED and counted as such, as for any other call), then refused at
+   * the door, as a gRPC server refuses oversized metadata: RESOURCE_EXHAUSTED, no interceptor
+   * applied, nothing else of the pipeline run.
+   */
+  async #refuseOverLimits(ctx: CallContext): Promise<void> {
+    const check = this.#checkBeforeLimits;
+    if (check !== undefined) {
+      try {
+        await check(ctx, () => Promise.resolve());
+      } catch (thrown) {
+        const error = StatusError.from(thrown);
+        ctx.failure = { at: check.name, error, thrown, threw: true };
+        ctx.status = error.code;
+        return;
+      }
+    }
+    ctx.status = Status.RESOURCE_EXHAUSTED;
   }
 
   readonly #renderStats = (_: unknown, inReplyTo: unknown): Body | undefined =>
