@@ -85,9 +85,9 @@ describe("bin/node --listen fleet with KV_STORE=redis: Watch and Scan across nod
   });
 
   it("on SIGTERM with a Watch open: the Watch ends, the subscriber connection closes, the node exits 0 by itself", async () => {
+    const before = await subscribers();
     const watch = client(1)["Watch"]!({ prefix: "" }, TOKEN) as grpc.ClientReadableStream<unknown>;
     const ended = readAll(watch);
-    const before = await subscribers();
     await until(subscribers, (count) => count === before + 1);
     const { node } = nodes[1]!;
     node.kill("SIGTERM");
