@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import { performance } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
 import { closeRedisClient, createRedisClient, type RedisClient, whenConnected } from "../../lib/redis/redis-client.js";
 import { RedisStore, type RedisStoreOptions } from "../../lib/key-value/redis-store.js";
 import { type Change, compareUtf8, type Entry } from "../../lib/key-value/store.js";
@@ -262,6 +264,26 @@ describe("RedisStore: Scan and Watch", function () {
         const again = (await s.watch("", never))[Symbol.asyncIterator]();
         await s.set("k", "v");
         expect(await nextChange(again)).to.deep.equal({ key: "k", value: "v", deleted: false });
+      } finally {
+        await s.close();
+        await closeRedisClient(client);
+      }
+    });
+
+    it("with timeoutMs, a Scan page and a Watch's subscribing end UNAVAILABLE once Redis has not answered for that long", async () => {
+      const client = await createRedisClient({ url: redis!.url, commandTimeoutMs: 2000 });
+      await whenConnected(client, 2000);
+      const s = new RedisStore({ client, keyPrefix: "slow:", timeoutMs: 60 });
+      try {
+        await s.set("k", "v");
+        await redis!.cli("client", "pause", "400", "all");
+        for (const attempt of [() => collect(s.scan("", 0, never)), () => s.watch("", never)]) {
+          const start = performance.now();
+          const error = await attempt().then(() => undefined, (e: unknown) => e);
+          expect(error).to.include({ code: "UNAVAILABLE" });
+          expect(performance.now() - start).to.be.within(55, 200);
+        }
+        await sleep(400);
       } finally {
         await s.close();
         await closeRedisClient(client);
