@@ -57,5 +57,15 @@ export async function openRedisBackend(config: RedisConfig, logger: Logger): Pro
   if ((await whenConnected(client, CONNECT_WAIT_MS + 100)) === "timeout") {
     logger.warn({ redis: "connecting" }, "Redis has not answered yet: rate limits come from this node's in-memory insurance bucket until it does");
   }
-  return { client, limiter, limiterFor, store, close: () => closeRedisClient(client) };
+  // Keys written before the Scan index existed join it in the background; Get reads them meanwhile.
+  const backfill = store?.backfillIndex().then(
+    (added) => added > 0 && logger.info({ added }, "KeyValue keys written before the Scan index existed were added to it"),
+    (error: unknown) => logger.warn({ err: error instanceof Error ? error.message : String(error) }, "KeyValue Scan index backfill failed: Scan misses keys written before the index existed"),
+  );
+  const close = async (): Promise<void> => {
+    await store?.close();
+    await backfill;
+    await closeRedisClient(client);
+  };
+  return { client, limiter, limiterFor, store, close };
 }

@@ -20,7 +20,7 @@ export class ChangeFeed implements AsyncIterableIterator<Change> {
   #waiting: ((step: IteratorResult<Change>) => void) | undefined = undefined;
   #failWaiting: ((error: unknown) => void) | undefined = undefined;
   #closed = false;
-  #overflow: StatusError | undefined = undefined;
+  #failure: StatusError | undefined = undefined;
   readonly #onAbort = (): void => void this.#close();
 
   constructor(signal: AbortSignal, onClose: () => void, maxPending = DEFAULT_MAX_PENDING_CHANGES) {
@@ -42,20 +42,26 @@ export class ChangeFeed implements AsyncIterableIterator<Change> {
       return;
     }
     if (this.#queue.length >= this.#maxPending) {
-      this.#overflow = new StatusError(Status.RESOURCE_EXHAUSTED, `watcher fell more than ${this.#maxPending} changes behind`);
-      this.#queue.length = 0;
-      this.#close();
+      this.fail(new StatusError(Status.RESOURCE_EXHAUSTED, `watcher fell more than ${this.#maxPending} changes behind`));
       return;
     }
     this.#queue.push(change);
   }
 
+  /** Ends the feed with `error` (the changes waiting are dropped): its reader gets it next. */
+  fail(error: StatusError): void {
+    if (this.#closed) return;
+    this.#failure = error;
+    this.#queue.length = 0;
+    this.#close();
+  }
+
   next(): Promise<IteratorResult<Change>> {
     const change = this.#queue.shift();
     if (change !== undefined) return Promise.resolve({ value: change, done: false });
-    if (this.#overflow !== undefined) {
-      const error = this.#overflow;
-      this.#overflow = undefined;
+    if (this.#failure !== undefined) {
+      const error = this.#failure;
+      this.#failure = undefined;
       return Promise.reject(error);
     }
     if (this.#closed) return Promise.resolve({ value: undefined, done: true });
@@ -83,9 +89,9 @@ export class ChangeFeed implements AsyncIterableIterator<Change> {
     const waiting = this.#waiting;
     const failWaiting = this.#failWaiting;
     this.#waiting = this.#failWaiting = undefined;
-    if (this.#overflow !== undefined && failWaiting !== undefined) {
-      const error = this.#overflow;
-      this.#overflow = undefined;
+    if (this.#failure !== undefined && failWaiting !== undefined) {
+      const error = this.#failure;
+      this.#failure = undefined;
       failWaiting(error);
     } else waiting?.({ value: undefined, done: true });
   }
