@@ -1,4 +1,5 @@
-import { jwtVerify } from "jose";
+import type { jwtVerify as JwtVerify } from "jose";
+import { jose } from "./jose.js";
 import { allowedAlgorithms, type JwtKeyOptions, keySource, KeySourceUnavailable, type KeySource } from "./key-source.js";
 import { type Principal, principalOfClaims } from "./principal.js";
 
@@ -118,7 +119,8 @@ export class JwtVerifier {
     const nowMs = this.#now();
     let claims: Record<string, unknown>;
     try {
-      const verified = await jwtVerify(token, this.#source.key as Parameters<typeof jwtVerify>[1], {
+      const { jwtVerify } = await jose();
+      const verified = await jwtVerify(token, this.#source.key as Parameters<typeof JwtVerify>[1], {
         algorithms: this.#algorithms,
         ...(this.#issuer === undefined ? {} : { issuer: this.#issuer }),
         ...(this.#audience === undefined ? {} : { audience: this.#audience }),

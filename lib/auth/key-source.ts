@@ -1,5 +1,6 @@
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
-import { createLocalJWKSet, createRemoteJWKSet, type JSONWebKeySet, type JWTVerifyGetKey } from "jose";
+import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
+import { jose } from "./jose.js";
 
 /**
  * Where the keys that sign accepted JWTs come from: exactly one of
@@ -76,6 +77,12 @@ function algorithmsOfPublicKey(key: KeyObject): readonly string[] {
   }
 }
 
+/** A key set that jose makes on the first token that needs it (jose is loaded then, not at start). */
+function madeOnFirstUse(make: (loaded: typeof import("jose")) => JWTVerifyGetKey): JWTVerifyGetKey {
+  let made: Promise<JWTVerifyGetKey> | undefined;
+  return async (header, token) => (await (made ??= jose().then(make)))(header, token);
+}
+
 function positive(value: number | undefined, fallback: number, name: string): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v < 0) throw new TypeError(`JWT ${name} must be a number >= 0, got ${String(value)}`);
@@ -92,11 +99,12 @@ function remoteSource(options: { readonly jwksUrl: string | URL } & JwksUrlOptio
   }
   const insecureAllowed = options.allowInsecureLoopback === true && url.protocol === "http:" && LOOPBACK.has(url.hostname);
   if (url.protocol !== "https:" && !insecureAllowed) throw new TypeError(`JWT jwksUrl must be https (http only for a loopback host with allowInsecureLoopback), got ${url.protocol}`);
-  const remote = createRemoteJWKSet(url, {
+  const fetching = {
     timeoutDuration: positive(options.timeoutMs, 5000, "timeoutMs"),
     cooldownDuration: positive(options.cooldownMs, 30_000, "cooldownMs"),
     cacheMaxAge: positive(options.cacheMaxAgeMs, 600_000, "cacheMaxAgeMs"),
-  });
+  };
+  const remote = madeOnFirstUse(({ createRemoteJWKSet }) => createRemoteJWKSet(url, fetching));
   const key: JWTVerifyGetKey = async (header, token) => {
     try {
       return await remote(header, token);
@@ -134,7 +142,8 @@ export function keySource(options: JwtKeyOptions): KeySource {
   if ("jwks" in options && options.jwks !== undefined) {
     if (!Array.isArray(options.jwks.keys)) throw new TypeError('JWT jwks must be a JSON Web Key Set: { "keys": [...] }');
     if (options.jwks.keys.some((jwk) => jwk.kty === "oct")) throw new TypeError("JWT jwks must hold public keys only (no kty oct)");
-    return { key: createLocalJWKSet(options.jwks), algorithms: ASYMMETRIC, remote: false, description: `jwks (${options.jwks.keys.length} keys)` };
+    const jwks = options.jwks;
+    return { key: madeOnFirstUse(({ createLocalJWKSet }) => createLocalJWKSet(jwks)), algorithms: ASYMMETRIC, remote: false, description: `jwks (${jwks.keys.length} keys)` };
   }
   return remoteSource(options as { readonly jwksUrl: string | URL } & JwksUrlOptions);
 }
