@@ -239,7 +239,9 @@ async function main(): Promise<void> {
   if (options.target !== undefined && options.call !== undefined) {
     const { callGrpc } = await import("../lib/app/call-grpc.js");
     const { target, token, verbose } = options;
-    process.exitCode = await callGrpc({ target, ...options.call, token, verbose, timeoutMs: options.timeoutMs });
+    // A streamed request comes from stdin, so such a call has no request of its own.
+    const request = options.kind === CallKind.CLIENT_STREAM || options.kind === CallKind.BIDI ? undefined : options.call.request;
+    process.exitCode = await callGrpc({ target, ...options.call, request, token, verbose, timeoutMs: options.timeoutMs });
     return;
   }
   // Everything that can throw comes before the node is started: an error must not leave it running.
