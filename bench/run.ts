@@ -11,13 +11,14 @@ import { pacedLatency, timeToFirstLine } from "./paced.js";
 import { haveRedisServer, type PrivateRedis, startRedis } from "./redis.js";
 import { type Growth, markdown, type Results, type Row, targets } from "./report.js";
 import { observabilityCost, observabilityMarkdown } from "./observability.js";
+import { streamsCost, streamsMarkdown } from "./streams.js";
 
 /**
  * `npm run bench [-- --quick]`: bin/node against the floor and the Python peer on the standard
  * workload, side by side in one run (see bench/README.md). Writes bench/results.md and
  * bench/ratios.svg (a --quick run writes under bench/out/ instead).
  */
-const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--skip-observability] [--shared DIR] [--grpc] [--jwt]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--skip-observability] [--skip-streams] [--shared DIR] [--grpc] [--jwt] [--streams]`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN_NODE = join(ROOT, "bin/node");
@@ -45,9 +46,11 @@ function options() {
         "skip-python": { type: "boolean", default: false },
         "skip-1m": { type: "boolean", default: false },
         "skip-observability": { type: "boolean", default: false },
+        "skip-streams": { type: "boolean", default: false },
         shared: { type: "string" },
         grpc: { type: "boolean", default: false },
         jwt: { type: "boolean", default: false },
+        streams: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -72,6 +75,9 @@ function options() {
     python: !values["skip-python"],
     million: !quick && !values["skip-1m"],
     observability: !values["skip-observability"],
+    streams: !values["skip-streams"],
+    /** Run only the streaming section (bench/streams.ts). */
+    streamsOnly: values.streams === true,
     shared,
     startupReps: quick ? 5 : 15,
     latencyCalls: quick ? 5_000 : 25_000,
@@ -123,6 +129,14 @@ async function main(): Promise<void> {
   }
   if (opts.jwtOnly) {
     process.stdout.write(await jwtSection(opts.quick));
+    return;
+  }
+  if (opts.streamsOnly) {
+    const text = streamsSection(opts.quick);
+    mkdirSync(join(ROOT, "bench/out"), { recursive: true });
+    writeFileSync(join(ROOT, "bench/out/streams.md"), text);
+    process.stdout.write(text);
+    say("bench: wrote bench/out/streams.md");
     return;
   }
   const gen = join(opts.shared, "bench/gen.js");
@@ -276,21 +290,28 @@ async function main(): Promise<void> {
     const observabilityOptions = { calls: opts.quick ? 20_000 : 100_000, rounds: opts.quick ? 3 : 5 };
     if (opts.observability) say("bench: observability middleware, in process");
     const observability = opts.observability ? observabilityMarkdown(observabilityCost(observabilityOptions), observabilityOptions) : "";
+    const streams = opts.streams ? streamsSection(opts.quick) : "";
     const outDir = opts.quick ? join(ROOT, "bench/out") : join(ROOT, "bench");
     mkdirSync(join(ROOT, "bench/out"), { recursive: true });
     const suffix = opts.quick ? "-quick" : "";
     const chartFile = join(outDir, `ratios${suffix}.svg`);
     const reportFile = join(outDir, `results${suffix}.md`);
     writeFileSync(chartFile, chart(results));
-    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)) + observability + "\n" + (await jwtSection(opts.quick)));
+    writeFileSync(reportFile, markdown(results, relative(outDir, chartFile)) + observability + "\n" + (await jwtSection(opts.quick)) + (streams === "" ? "" : "\n" + streams));
     writeFileSync(join(ROOT, `bench/out/results${suffix}.json`), JSON.stringify(results, null, 2) + "\n");
-    process.stdout.write(markdown(results, relative(outDir, chartFile)) + observability);
+    process.stdout.write(markdown(results, relative(outDir, chartFile)) + observability + streams);
     say(`bench: wrote ${relative(ROOT, reportFile)} and ${relative(ROOT, chartFile)}`);
     if (targets(results).some((t) => t.met === false)) say("bench: some targets were missed (see the Targets table)");
   } finally {
     await redis?.stop();
     if (!keep) rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/** The streaming section (bench/streams.ts): a Scan of 1,000,000 messages (quick: 200,000), each variant in a fresh process and both in one. */
+function streamsSection(quick: boolean): string {
+  say("bench: streaming, a Scan through the middleware, in process");
+  return streamsMarkdown(streamsCost({ messages: quick ? 200_000 : 1_000_000, rounds: 1, warm: 2 }));
 }
 
 /** The JWT section's table (bench/jwt.ts): 20,000 calls a round, 5 rounds (quick: 5,000 and 3). */
