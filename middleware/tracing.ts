@@ -1,10 +1,12 @@
 import { type Attributes, type Context, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status, statusCode } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
 import { failureMessage, finalStatus } from "../lib/observability/host-call.js";
+import { messageEvents, observeMessages } from "../lib/observability/messages.js";
 import { CLIENT_ADDRESS, hostGetter, RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM } from "../lib/observability/trace-context.js";
 
 /** The instrumentation scope the spans are reported under. */
@@ -33,6 +35,14 @@ export interface TracingOptions {
  * on every line of the call. Put it first (outermost) to trace every call, including those auth
  * or rate_limit refuse.
  *
+ * A streaming call is one span for the whole stream (it ends when the last message has gone and
+ * the status is known), with an event per message instead of a span per message: `message`,
+ * with `message.type` RECEIVED or SENT and `message.id` counting each direction from 1. The
+ * span stays active across the handler's yields, so a span it starts between two yields is a
+ * child: the core pulls a streamed response inside the pipeline, so each resumption of the
+ * handler's generator runs in the context the innermost middleware gave it (this span's, or one
+ * a middleware inside this one made active, which a re-binding here would wrongly replace).
+ *
  * Built on `@opentelemetry/api` only: with no SDK registered (and no trace context arriving)
  * it costs the API's no-op span per call and nothing more.
  *
@@ -50,8 +60,10 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
   async function traced(ctx: CallContext | KoaContext, next: Next, parent: Context, span: Span): Promise<void> {
     let threw = false;
     let thrown: unknown;
+    const active = trace.setSpan(parent, span);
+    if (ctx instanceof CallContext) traceStreams(ctx, span);
     try {
-      await context.with(trace.setSpan(parent, span), next);
+      await context.with(active, next);
     } catch (error) {
       threw = true;
       thrown = error;
@@ -74,4 +86,10 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
     if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return Promise.resolve(next());
     return traced(ctx, next, parent, span);
   };
+}
+
+/** Adds a message event to `span` for each message of the call's streams (none for a unary call). */
+function traceStreams(ctx: CallContext, span: Span): void {
+  if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, messageEvents(span, "RECEIVED")));
+  if (streamsResponses(ctx.kind)) ctx.wrapResponse((messages) => observeMessages(messages, messageEvents(span, "SENT")));
 }

@@ -1,3 +1,5 @@
+import type { Span } from "@opentelemetry/api";
+
 /** Runs one step of a stream; e.g. `(step) => context.with(spanContext, step)` to keep a span active. */
 export type StepRunner = <R>(step: () => Promise<R>) => Promise<R>;
 
@@ -5,15 +7,16 @@ export type StepRunner = <R>(step: () => Promise<R>) => Promise<R>;
  * `source` as an async iterable that calls `each` with every message as it passes, in order,
  * and runs each step of `source` (each `next()`, hence each resumption of an async generator)
  * through `runStep` when given. The per-message hook of the observers: for a stream, metrics
- * count `received()`/`sent()` here and tracing adds a message event to the call's span, and a
- * `runStep` of `context.with(spanContext, step)` keeps the call's span active across the
- * generator's yields (the trap of
- * opentelemetry-js#2951, where a generator resumed by its consumer runs in the consumer's
- * context). Breaking out of the loop returns `source` as a `for await` over it would.
+ * count `received()`/`sent()` here and tracing adds a message event to the call's span
+ * ({@link messageEvents}). A `runStep` of `context.with(spanContext, step)` is for a source
+ * pulled outside the call's context (the trap of opentelemetry-js#2951, where a generator
+ * resumed by its consumer runs in the consumer's context); the core pulls a call's streams
+ * inside its pipeline, so the middleware need none. Breaking out of the loop returns `source`
+ * as a `for await` over it would.
  *
  * @example
- *   ctx.response = observeMessages(ctx.response, () => meter.sent());
- *   ctx.response = observeMessages(ctx.response, onMessage, (step) => context.with(spanContext, step));
+ *   ctx.wrapResponse((messages) => observeMessages(messages, () => meter.sent()));
+ *   observeMessages(source, onMessage, (step) => context.with(spanContext, step));
  */
 export function observeMessages<T>(source: AsyncIterable<T>, each: (message: T, index: number) => void, runStep?: StepRunner): AsyncIterable<T> {
   return {
@@ -36,4 +39,13 @@ export function observeMessages<T>(source: AsyncIterable<T>, each: (message: T, 
       };
     },
   };
+}
+
+/**
+ * The `each` of {@link observeMessages} that adds one `message` event per message to `span`, as
+ * the OpenTelemetry RPC semantic conventions name it: `message.type` SENT or RECEIVED and
+ * `message.id` counting from 1 in each direction.
+ */
+export function messageEvents(span: Span, type: "SENT" | "RECEIVED"): (message: unknown, index: number) => void {
+  return (_message, index) => void span.addEvent("message", { "message.type": type, "message.id": index + 1 });
 }

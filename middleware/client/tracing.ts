@@ -1,8 +1,10 @@
-import { type Attributes, context, propagation, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { type Attributes, context, propagation, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
 import type { ClientCallContext } from "../../lib/client/call-context.js";
 import type { ClientMiddleware } from "../../lib/client/middleware.js";
+import { streamsRequests, streamsResponses } from "../../lib/core/call-kind.js";
 import type { Next } from "../../lib/core/middleware.js";
 import { Status, statusCode } from "../../lib/core/status.js";
+import { messageEvents, observeMessages } from "../../lib/observability/messages.js";
 import { metadataSetter, RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM, SERVER_ADDRESS } from "../../lib/observability/trace-context.js";
 import { TRACER_NAME } from "../tracing.js";
 
@@ -22,6 +24,10 @@ export interface ClientTracingOptions {
  * attributes and, once answered, `rpc.grpc.status_code`; any status other than OK sets it
  * ERROR. Its context goes out in the call's metadata (W3C `traceparent`/`tracestate` with the
  * propagator an SDK registers), so the server's span is its child.
+ *
+ * A streaming call is one span for the whole stream, with a `message` event per message
+ * (`message.type` SENT for each request message as the transport takes it, RECEIVED for each
+ * response message as it is delivered; `message.id` counting each direction from 1).
  *
  * Where it goes decides what one span covers: before `retry()` the whole call, after it each
  * attempt.
@@ -44,12 +50,31 @@ export function tracing(options: ClientTracingOptions = {}): ClientMiddleware {
     const span = tracer.startSpan(ctx.path, { kind: SpanKind.CLIENT, attributes }, parent);
     const active = trace.setSpan(parent, span);
     propagation.inject(active, ctx.metadata, metadataSetter);
+    const { request, receive } = ctx;
+    if (span.isRecording()) traceStreams(ctx, span);
     try {
       await context.with(active, next);
     } finally {
+      // The layers outside (a retry() re-sending) see the streams as they gave them.
+      ctx.request = request;
+      ctx.receive = receive;
       span.setAttribute(RPC_GRPC_STATUS_CODE, statusCode[ctx.status]);
       if (ctx.status !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: ctx.error?.message ?? ctx.status });
       span.end();
     }
   };
+}
+
+/** Adds a message event to `span` for each message of the call's streams (none for a unary call). */
+function traceStreams(ctx: ClientCallContext, span: Span): void {
+  if (streamsRequests(ctx.kind)) ctx.request = observeMessages(ctx.request as AsyncIterable<unknown>, messageEvents(span, "SENT"));
+  const receive = ctx.receive;
+  if (streamsResponses(ctx.kind) && receive !== undefined) {
+    const received = messageEvents(span, "RECEIVED");
+    let index = 0;
+    ctx.receive = (message) => {
+      received(message, index++);
+      return receive(message);
+    };
+  }
 }

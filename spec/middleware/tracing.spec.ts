@@ -2,6 +2,7 @@ import { ProxyTracerProvider, SpanKind, SpanStatusCode, trace } from "@opentelem
 import { expect } from "chai";
 import Koa from "koa";
 import { Application } from "../../lib/core/application.js";
+import type { CallKind } from "../../lib/core/call-kind.js";
 import { CallContext } from "../../lib/core/context.js";
 import { Status } from "../../lib/core/status.js";
 import { StatusError } from "../../lib/core/status-error.js";
@@ -11,6 +12,7 @@ import { tracing } from "../../middleware/tracing.js";
 import { traceLogFields } from "../../lib/observability/trace-context.js";
 import { capturedLogger, serve } from "../support/koa-server.js";
 import { memoryTracing, onlySpan } from "../support/otel.js";
+import type { ReadableSpan } from "@opentelemetry/sdk-trace-node";
 import { pino } from "pino";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -122,6 +124,107 @@ describe("tracing() (server)", () => {
       expect(onlySpan(finished, "koa handler").parentSpanContext?.spanId).to.equal(ok.spanContext().spanId);
       const missing = onlySpan(finished, "kv/missing");
       expect([missing.attributes["rpc.grpc.status_code"], missing.status]).to.deep.equal([5, { code: SpanStatusCode.ERROR, message: "no such key" }]);
+    });
+  });
+
+  describe("streams", () => {
+    const stream = (kind: CallKind, request: unknown = {}) => new CallContext({ service: "KeyValue", method: "Scan", request, peer: "c1", kind });
+    async function* messages(n: number) {
+      for (let i = 1; i <= n; i++) yield { i };
+    }
+    const events = (span: ReadableSpan) => span.events.map((event) => [event.name, event.attributes?.["message.type"], event.attributes?.["message.id"]]);
+    const written: unknown[] = [];
+    const send = (message: unknown): void => void written.push(message); // the host writes the stream
+
+    it("gives a server stream one span with a SENT message event per message, counted from 1", async () => {
+      const spans = memoryTracing();
+      const app = new Application().use(tracing()).handle((ctx) => void (ctx.response = messages(3)));
+      await app.run(stream("server_stream"), send);
+      const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Scan");
+      expect(events(span)).to.deep.equal([["message", "SENT", 1], ["message", "SENT", 2], ["message", "SENT", 3]]);
+      expect([span.attributes["rpc.grpc.status_code"], span.status.code]).to.deep.equal([0, SpanStatusCode.UNSET]);
+    });
+
+    it("gives a bidi call RECEIVED and SENT events, each direction counted on its own", async () => {
+      const spans = memoryTracing();
+      const app = new Application().use(tracing()).handle((ctx) => {
+        ctx.response = (async function* () {
+          for await (const request of ctx.request as AsyncIterable<{ i: number }>) if (request.i !== 2) yield request;
+          yield { i: 9 };
+        })();
+      });
+      await app.run(stream("bidi", messages(3)), send);
+      const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Scan");
+      expect(events(span)).to.deep.equal([
+        ["message", "RECEIVED", 1],
+        ["message", "SENT", 1],
+        ["message", "RECEIVED", 2],
+        ["message", "RECEIVED", 3],
+        ["message", "SENT", 2],
+        ["message", "SENT", 3],
+      ]);
+    });
+
+    it("keeps the span active across the handler's yields: a span started after a yield is its child", async () => {
+      const spans = memoryTracing();
+      const app = new Application().use(tracing()).handle((ctx) => {
+        ctx.response = (async function* () {
+          yield { i: 1 };
+          await new Promise((resolve) => setTimeout(resolve, 1));
+          trace.getTracer("spec").startSpan("after a yield").end();
+          yield { i: 2 };
+        })();
+      });
+      // The host runs the call from a context of its own; the handler's steps still see the call's span.
+      await trace.getTracer("spec").startActiveSpan("host", async (host) => {
+        await app.run(stream("server_stream", {}), send);
+        host.end();
+      });
+      const finished = spans.getFinishedSpans();
+      expect(onlySpan(finished, "after a yield").parentSpanContext?.spanId).to.equal(onlySpan(finished, "KeyValue/Scan").spanContext().spanId);
+    });
+
+    it("leaves the context a middleware inside it makes active to the handler's steps", async () => {
+      const spans = memoryTracing();
+      const app = new Application()
+        .use(tracing())
+        .use(function inner(_ctx, next) {
+          return trace.getTracer("spec").startActiveSpan("inner", (span) => Promise.resolve(next()).finally(() => span.end()));
+        })
+        .handle((ctx) => {
+          ctx.response = (async function* () {
+            yield { i: 1 };
+            trace.getTracer("spec").startSpan("after a yield").end();
+            yield { i: 2 };
+          })();
+        });
+      await app.run(stream("server_stream"), send);
+      const finished = spans.getFinishedSpans();
+      expect(onlySpan(finished, "after a yield").parentSpanContext?.spanId).to.equal(onlySpan(finished, "inner").spanContext().spanId);
+    });
+
+    it("ends the span with status ERROR when the handler fails on message K, after K - 1 SENT events", async () => {
+      const spans = memoryTracing();
+      const app = new Application({ onError: () => {} }).use(tracing()).handle((ctx) => {
+        ctx.response = (async function* () {
+          yield { i: 1 };
+          yield { i: 2 };
+          throw new StatusError(Status.DATA_LOSS, "page 3 is gone");
+        })();
+      });
+      await app.run(stream("server_stream"), send);
+      const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Scan");
+      expect(events(span)).to.deep.equal([["message", "SENT", 1], ["message", "SENT", 2]]);
+      expect([span.attributes["rpc.grpc.status_code"], span.status]).to.deep.equal([15, { code: SpanStatusCode.ERROR, message: "DATA_LOSS" }]);
+    });
+
+    it("with no SDK wraps no stream: the call costs what it did", async () => {
+      const app = new Application().use(tracing({ tracerProvider: new ProxyTracerProvider() })).handle((ctx) => void (ctx.response = messages(2)));
+      const ctx = stream("bidi", messages(1));
+      let wraps = 0;
+      ctx.wrapRequest = ctx.wrapResponse = () => void wraps++;
+      await app.run(ctx, send);
+      expect([ctx.status, wraps]).to.deep.equal([Status.OK, 0]);
     });
   });
 
