@@ -12,7 +12,7 @@
  */
 import { pathToFileURL } from "node:url";
 import { Application, auth, defineService, keyValueService, type KeyValueStore, MemoryStore, metrics, type Middleware, propagate, requestId, router, Status, StatusError, tracing } from "../index.js";
-import { type Client, createClient, credentials, InProcessTransport, propagate as propagateOut, tracing as tracingOut, type Transport } from "../client.js";
+import { type Client, createClient, credentials, InProcessTransport, propagate as propagateOut, sleep, systemClock, tracing as tracingOut, type Transport } from "../client.js";
 
 /** Options of {@link keyValueNode}. */
 export interface KeyValueNodeOptions {
@@ -28,19 +28,7 @@ export interface KeyValueNodeOptions {
 /** Waits `ms`, or fails the call with the signal's reason as soon as the caller gives up. */
 function latency(ms: number): Middleware {
   return async function latency(ctx, next) {
-    if (ms > 0) {
-      await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => {
-          clearTimeout(timer);
-          reject(StatusError.from(ctx.signal?.reason));
-        };
-        const timer = setTimeout(() => {
-          ctx.signal?.removeEventListener("abort", onAbort);
-          resolve();
-        }, ms);
-        ctx.signal?.addEventListener("abort", onAbort, { once: true });
-      });
-    }
+    if (ms > 0) await sleep(systemClock, ms, ctx.signal).catch((reason: unknown) => Promise.reject(StatusError.from(reason)));
     await next();
   };
 }
