@@ -4,8 +4,14 @@ import { openSync, write, writeSync } from "node:fs";
 export interface LogSinkOptions {
   /** A file descriptor (default 2, stderr) or a path, opened for appending (and left open, as pino.destination does). */
   readonly destination?: number | string;
-  /** Pending bytes (UTF-16 units, near enough) that start a write before the end of the turn. Default 64 KiB. */
+  /** Pending bytes (UTF-16 units, near enough) that start a write at once. Default 64 KiB. */
   readonly batchBytes?: number;
+  /**
+   * The longest a line waits for others to share its write, in ms. Default 10: lines reach the
+   * destination at most that late, and a host answering one call per turn (gRPC) makes one
+   * write per 10 ms instead of one per call. 0 writes at the end of every turn of the event loop.
+   */
+  readonly maxDelayMs?: number;
   /**
    * Most bytes (UTF-16 units, near enough) waiting behind a write that has not finished; lines
    * beyond are dropped and counted. Default 1 MiB: what a reader that keeps up never reaches.
@@ -30,9 +36,10 @@ let exiting = false;
 
 /**
  * The stream pino writes its lines to: asynchronous and batched. Each line is encoded at once
- * into one of two buffers; one `fs.write` per turn of the event loop (or sooner, past
- * `batchBytes`) takes a buffer's lines to the descriptor on the thread pool, while the next
- * lines go into the other buffer, so logging never blocks a call. A line that finds no room
+ * into one of two buffers; one `fs.write`, `maxDelayMs` after the first line waiting (or at
+ * once, past `batchBytes`), takes a buffer's lines to the descriptor on the thread pool, while
+ * the next lines go into the other buffer, so logging never blocks a call. A write costs more
+ * than the few lines one turn of a busy server logs, so lines wait a little to share one. A line that finds no room
  * (longer than what is left while a write is in flight) waits as text, and every line after it
  * too, which keeps them in order.
  *
@@ -53,6 +60,7 @@ let exiting = false;
 export class LogSink {
   readonly #fd: number;
   readonly #batchBytes: number;
+  readonly #maxDelayMs: number;
   readonly #maxPendingBytes: number;
   /** Lines dropped since the last one written; reported by one line before the next. */
   #dropped = 0;
@@ -74,6 +82,8 @@ export class LogSink {
     this.#fd = typeof destination === "string" ? openSync(destination, "a") : destination;
     this.#batchBytes = options.batchBytes ?? 64 * 1024;
     if (!Number.isInteger(this.#batchBytes) || this.#batchBytes < 1) throw new RangeError("LogSink: batchBytes must be an integer >= 1");
+    this.#maxDelayMs = options.maxDelayMs ?? 10;
+    if (!Number.isFinite(this.#maxDelayMs) || this.#maxDelayMs < 0) throw new RangeError("LogSink: maxDelayMs must be a finite number >= 0");
     this.#maxPendingBytes = options.maxPendingBytes ?? 1024 * 1024;
     if (!Number.isInteger(this.#maxPendingBytes) || this.#maxPendingBytes < 1) throw new RangeError("LogSink: maxPendingBytes must be an integer >= 1");
     // Room for a full batch and the line that completes it, mostly.
@@ -105,10 +115,7 @@ export class LogSink {
     else this.#overflow += text;
     if (this.#writing === undefined) {
       if (this.#used >= this.#batchBytes || this.#overflow !== "") this.#start();
-      else if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(this.#onTurn);
-      }
+      else if (!this.#scheduled) this.#schedule();
     }
     return true;
   }
@@ -141,7 +148,14 @@ export class LogSink {
     return true;
   }
 
-  readonly #onTurn = (): void => {
+  /** Writes what is queued after `maxDelayMs` (or at the end of the turn, for 0). */
+  #schedule(): void {
+    this.#scheduled = true;
+    if (this.#maxDelayMs === 0) setImmediate(this.#onTimer);
+    else setTimeout(this.#onTimer, this.#maxDelayMs);
+  }
+
+  readonly #onTimer = (): void => {
     this.#scheduled = false;
     if (this.#writing === undefined && (this.#used > 0 || this.#overflow !== "")) this.#start();
   };
@@ -186,12 +200,9 @@ export class LogSink {
     this.#writing = undefined;
     if (this.#writingBuffer !== undefined) this.#spare = this.#writingBuffer;
     this.#writingBuffer = undefined;
-    // What came in meanwhile goes now only if it is a full batch; otherwise at the end of the
-    // turn, with whatever else the turn adds (a write per few lines costs more than the lines).
+    // What came in meanwhile goes now only if it is a full batch; otherwise after the delay,
+    // with whatever else comes in by then.
     if (this.#used >= this.#batchBytes || this.#overflow !== "") this.#start();
-    else if (this.#used > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(this.#onTurn);
-    }
+    else if (this.#used > 0 && !this.#scheduled) this.#schedule();
   };
 }

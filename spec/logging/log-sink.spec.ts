@@ -74,8 +74,29 @@ describe("LogSink", () => {
     expect(lines.slice(14)).to.deep.equal(["after"]);
   });
 
-  it("refuses a batch size or a pending bound that is not a positive integer", () => {
+  it("maxDelayMs: lines of several turns wait to share one write; past batchBytes they go at once", async () => {
+    const sink = new LogSink({ destination: fd, maxDelayMs: 1000, batchBytes: 64 });
+    for (const line of ["a", "b", "c"]) {
+      sink.write(`${line}\n`);
+      await turn();
+    }
+    expect(readFileSync(file, "utf8")).to.equal("");
+    expect(await settledLines(file, 3)).to.deep.equal(["a", "b", "c"]);
+    sink.write(`${"z".repeat(70)}\n`); // a full batch: not held back
+    expect(await settledLines(file, 4)).to.deep.equal(["a", "b", "c", "z".repeat(70)]);
+  });
+
+  it("maxDelayMs 0: what a turn logs is written at its end", async () => {
+    const sink = new LogSink({ destination: fd, maxDelayMs: 0 });
+    sink.write("a\n");
+    sink.write("b\n");
+    expect(readFileSync(file, "utf8")).to.equal("");
+    expect(await settledLines(file, 2)).to.deep.equal(["a", "b"]);
+  });
+
+  it("refuses a batch size or a pending bound that is not a positive integer, and a negative delay", () => {
     expect(() => new LogSink({ destination: fd, batchBytes: 0 })).to.throw(RangeError, /batchBytes/);
     expect(() => new LogSink({ destination: fd, maxPendingBytes: 0.5 })).to.throw(RangeError, /maxPendingBytes/);
+    expect(() => new LogSink({ destination: fd, maxDelayMs: -1 })).to.throw(RangeError, /maxDelayMs/);
   });
 });
