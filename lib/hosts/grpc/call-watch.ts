@@ -2,7 +2,7 @@ import type { EventEmitter } from "node:events";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 
-/** The reason `ctx.signal` carries when the server shuts down with the call still open. */
+/** The reason a call is cancelled with when the server shuts down with the call still open. */
 export const SHUTTING_DOWN = (): StatusError => new StatusError(Status.UNAVAILABLE, "the server is shutting down");
 
 /** How close to the deadline a client's cancel counts as the deadline (see #onCancelled). */
@@ -11,14 +11,18 @@ const DEADLINE_SLACK_MS = 50;
 const DEADLINE = (): StatusError => new StatusError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
 
 /**
- * The `ctx.signal` of one gRPC call: aborted with a StatusError reason when the client cancels
- * (CANCELLED), the call's deadline (`grpc-timeout`) passes (DEADLINE_EXCEEDED), or the server
- * shuts down (UNAVAILABLE, through {@link abort}). Owns its timer and its listener: {@link release}
- * frees both, once the call has been answered.
+ * Watches one gRPC call for what ends it early and cancels the call's context with a
+ * StatusError saying which: the client cancels (CANCELLED), the call's deadline (`grpc-timeout`)
+ * passes (DEADLINE_EXCEEDED), or the server shuts down (UNAVAILABLE, through {@link abort}).
+ * Owns its timer and its listener: {@link release} frees both, once the call has been answered.
+ *
+ * It calls `cancel` (the context's) rather than owning an AbortController of its own, so a call
+ * that nothing cuts short makes no signal at all: `ctx.signal` is made when a middleware or
+ * handler reads it, or when the call is cancelled.
  */
-export class CallSignal {
-  readonly #controller = new AbortController();
+export class CallWatch {
   readonly #call: EventEmitter;
+  readonly #cancel: (reason: StatusError) => void;
   readonly #deadline: number;
   #timer: NodeJS.Timeout | undefined = undefined;
   // grpc-js ends a call whose deadline passed with its own timer, and then reports it cancelled,
@@ -28,21 +32,18 @@ export class CallSignal {
   // arrived, and rounded by grpc-timeout's units) has passed.
   readonly #onCancelled = (): void => this.abort(Date.now() >= this.#deadline - DEADLINE_SLACK_MS ? DEADLINE() : new StatusError(Status.CANCELLED, "cancelled by the client"));
 
-  /** `deadline` is grpc-js's: a Date or epoch ms, Infinity for none. */
-  constructor(call: EventEmitter, deadline: Date | number) {
+  /** `deadline` is grpc-js's: a Date or epoch ms, Infinity for none; `cancel` cancels the call (the first reason stays). */
+  constructor(call: EventEmitter, deadline: Date | number, cancel: (reason: StatusError) => void) {
     this.#call = call;
+    this.#cancel = cancel;
     call.on("cancelled", this.#onCancelled);
     this.#deadline = deadline instanceof Date ? deadline.getTime() : deadline;
     if (Number.isFinite(this.#deadline)) this.#timer = setTimeout(() => this.abort(DEADLINE()), Math.max(0, this.#deadline - Date.now()));
   }
 
-  get signal(): AbortSignal {
-    return this.#controller.signal;
-  }
-
-  /** Aborts with `reason` unless already aborted. */
+  /** Cancels the call with `reason`, unless something cancelled it first. */
   abort(reason: StatusError): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    this.#cancel(reason);
   }
 
   /** Stops watching the call: clears the deadline timer and the cancel listener. */

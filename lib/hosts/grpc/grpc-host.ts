@@ -15,13 +15,14 @@ import { loadSync } from "@grpc/proto-loader";
 import { HealthImplementation, protoPath as HEALTH_PROTO } from "grpc-health-check";
 import { ReflectionService } from "@grpc/reflection";
 import type { Application } from "../../core/application.js";
+import { streamsRequests } from "../../core/call-kind.js";
 import { type CallLimits, DEFAULT_CALL_LIMITS } from "../../core/limits.js";
 import { Status } from "../../core/status.js";
 import { StatusError } from "../../core/status-error.js";
 import { LOADER_OPTIONS, loadServices, type ServiceInfo } from "../../grpc/services.js";
 import type { Logger } from "../../logging/logger.js";
 import { failureOf, statusOf, type WireStatus } from "./answer.js";
-import { CallSignal, SHUTTING_DOWN } from "./call-signal.js";
+import { CallWatch, SHUTTING_DOWN } from "./call-watch.js";
 import { GrpcCallContext, type MethodKind } from "./grpc-call-context.js";
 import { addressWithoutPort, incomingMetadata, incomingOverLimits } from "./incoming.js";
 import { readAll, sender } from "./message-streams.js";
@@ -113,7 +114,7 @@ export class GrpcHost {
   readonly #health: HealthImplementation | undefined;
   readonly #services: readonly ServiceInfo[];
   /** The calls open now, by their signal: what shutdown aborts. */
-  readonly #open = new Set<CallSignal>();
+  readonly #open = new Set<CallWatch>();
   #shutdown: Promise<void> | undefined;
 
   constructor(options: GrpcHostOptions) {
@@ -179,7 +180,7 @@ export class GrpcHost {
       let force: NodeJS.Timeout | undefined;
       const grace = setTimeout(() => {
         if (this.#open.size > 0) this.#logger?.warn({ open: this.#open.size, graceMs }, "grace period over; ending open calls UNAVAILABLE");
-        for (const signal of this.#open) signal.abort(SHUTTING_DOWN());
+        for (const watch of this.#open) watch.abort(SHUTTING_DOWN());
         force = setTimeout(() => this.#server.forceShutdown(), FORCE_AFTER_ABORT_MS);
       }, graceMs);
       this.#server.tryShutdown(() => {
@@ -216,8 +217,6 @@ export class GrpcHost {
       else callback(refusal, null);
       return;
     }
-    const signal = new CallSignal(call, call.getDeadline());
-    this.#open.add(signal);
     const streamsResponse = callback === undefined;
     let headersSent = false;
     // For a streamed response: before the first message, or earlier when the handler says so.
@@ -230,10 +229,9 @@ export class GrpcHost {
     const ctx: GrpcCallContext = new GrpcCallContext({
       service: service.name,
       method,
-      request: kind === "unary" || kind === "server_stream" ? (call as ServerUnaryCall<unknown, unknown>).request : readAll(call as ServerReadableStream<unknown, unknown>, signal.signal),
+      request: streamsRequests(kind) ? undefined : (call as ServerUnaryCall<unknown, unknown>).request,
       metadata: incoming.text,
       peer: addressWithoutPort(address),
-      signal: signal.signal,
       package: service.packageName,
       path: route.path,
       address,
@@ -241,9 +239,14 @@ export class GrpcHost {
       binaryMetadata: incoming.binary,
       sendHeaders,
     });
+    if (streamsRequests(kind)) ctx.request = readAll(call as ServerReadableStream<unknown, unknown>, ctx.signal);
+    // Cancels go to ctx.cancel(): no signal is made for a call that nothing cuts short, and a
+    // unary call without a deadline takes the core's shortest path.
+    const watch = new CallWatch(call, call.getDeadline(), (reason) => ctx.cancel(reason));
+    this.#open.add(watch);
     const finish = (): void => {
-      signal.release();
-      this.#open.delete(signal);
+      watch.release();
+      this.#open.delete(watch);
     };
     const failed = (error: unknown): void => {
       finish();
