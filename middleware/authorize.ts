@@ -54,15 +54,25 @@ function ruleText(rule: AuthorizeRule): string {
   return needs.length === 0 ? "any principal" : needs.join(" and ");
 }
 
+/** What a principal lacks for a rule: for the message, and google.rpc.ErrorInfo's reason and metadata. */
+interface Lack {
+  readonly text: string;
+  readonly reason: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
 /** The first thing `principal` lacks for `rule`, or undefined when it satisfies the rule. */
-function lacking(rule: AuthorizeRule, principal: Principal | undefined, ctx: HostContext): string | undefined {
+function lacking(rule: AuthorizeRule, principal: Principal | undefined, ctx: HostContext): Lack | undefined {
   for (const scope of rule.scopes ?? []) {
-    if (principal === undefined || !principal.scopes.includes(scope)) return `scope ${scope}`;
+    if (principal === undefined || !principal.scopes.includes(scope)) return { text: `scope ${scope}`, reason: "INSUFFICIENT_SCOPE", metadata: { scope } };
   }
   if (rule.roles !== undefined && rule.roles.length > 0 && !rule.roles.some((role) => principal?.roles.includes(role) === true)) {
-    return `a role of ${rule.roles.join(" ")}`;
+    return { text: `a role of ${rule.roles.join(" ")}`, reason: "MISSING_ROLE", metadata: { roles: rule.roles.join(" ") } };
   }
-  if (rule.allow !== undefined && rule.allow(principal, ctx) !== true) return `${rule.allow.name || "allow"}()`;
+  if (rule.allow !== undefined && rule.allow(principal, ctx) !== true) {
+    const name = `${rule.allow.name || "allow"}()`;
+    return { text: name, reason: "NOT_ALLOWED", metadata: { rule: name } };
+  }
   return undefined;
 }
 
@@ -109,9 +119,9 @@ export function authorize(options: AuthorizeOptions): PortableMiddleware<Partial
       if (!applies(method)) continue;
       matched = true;
       const missing = lacking(rule, principal, ctx);
-      if (missing !== undefined) throw denied(ctx, `permission denied: needs ${missing}`, rule.scopes);
+      if (missing !== undefined) throw denied(ctx, `permission denied: needs ${missing.text}`, rule.scopes, missing);
     }
-    if (!matched && denyUnmatched) throw denied(ctx, "permission denied: no rule allows this method", undefined);
+    if (!matched && denyUnmatched) throw denied(ctx, "permission denied: no rule allows this method", undefined, { reason: "NO_RULE", metadata: {} });
   };
 
   function authorize(ctx: CallContext<Partial<AuthState>> | KoaContext, next: Next): Promise<void> {
@@ -130,9 +140,17 @@ export function authorize(options: AuthorizeOptions): PortableMiddleware<Partial
   return Object.assign(authorize, { describeMethod: notes });
 }
 
-/** PERMISSION_DENIED; for an HTTP host with RFC 6750's insufficient_scope challenge. */
-function denied(ctx: HostContext, message: string, scopes: readonly string[] | undefined): StatusError {
-  if (ctx instanceof CallContext) return new StatusError(Status.PERMISSION_DENIED, message);
+/** The domain of authorize()'s ErrorInfo reasons. */
+const DOMAIN = "rpc-interceptors.authorize";
+
+/**
+ * PERMISSION_DENIED, with details a gRPC host sends as google.rpc.ErrorInfo (reason
+ * INSUFFICIENT_SCOPE, MISSING_ROLE, NOT_ALLOWED or NO_RULE, and what was missing); for an HTTP
+ * host, RFC 6750's insufficient_scope challenge.
+ */
+function denied(ctx: HostContext, message: string, scopes: readonly string[] | undefined, lack: Pick<Lack, "reason" | "metadata">): StatusError {
+  const details = { reason: lack.reason, domain: DOMAIN, metadata: lack.metadata };
+  if (ctx instanceof CallContext) return new StatusError(Status.PERMISSION_DENIED, message, { details });
   const scope = scopes === undefined || scopes.length === 0 ? "" : `, scope="${scopes.join(" ")}"`;
-  return new StatusError(Status.PERMISSION_DENIED, message, { headers: { "WWW-Authenticate": `Bearer error="insufficient_scope"${scope}` } });
+  return new StatusError(Status.PERMISSION_DENIED, message, { details, headers: { "WWW-Authenticate": `Bearer error="insufficient_scope"${scope}` } });
 }

@@ -6,9 +6,11 @@ const root = new protobuf.Root().loadSync([`${PROTO_DIR}google/rpc/status.proto`
 const StatusMessage = root.lookupType("google.rpc.Status");
 const RetryInfo = root.lookupType("google.rpc.RetryInfo");
 const BadRequest = root.lookupType("google.rpc.BadRequest");
+const ErrorInfoMessage = root.lookupType("google.rpc.ErrorInfo");
 const TYPE_URL = "type.googleapis.com/";
 const RETRY_INFO_URL = `${TYPE_URL}google.rpc.RetryInfo`;
 const BAD_REQUEST_URL = `${TYPE_URL}google.rpc.BadRequest`;
+const ERROR_INFO_URL = `${TYPE_URL}google.rpc.ErrorInfo`;
 
 /** The trailer that carries a google.rpc.Status with the error's details (gRPC's rich error model). */
 export const STATUS_DETAILS_KEY = "grpc-status-details-bin";
@@ -21,12 +23,23 @@ export interface FieldViolation {
   readonly description: string;
 }
 
+/** google.rpc.ErrorInfo: why the call failed, as a constant a program can branch on. */
+export interface ErrorInfo {
+  /** UPPER_SNAKE_CASE, at most 63 characters: "INSUFFICIENT_SCOPE". */
+  readonly reason: string;
+  /** Who defines `reason`: "rpc-interceptors.authorize". */
+  readonly domain: string;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
 /** The details this project puts into, and reads out of, a google.rpc.Status. */
 export interface RichDetails {
   /** google.rpc.RetryInfo's retry_delay, in ms. */
   readonly retryDelayMs?: number | undefined;
   /** google.rpc.BadRequest's field_violations. */
   readonly fieldViolations?: readonly FieldViolation[] | undefined;
+  /** google.rpc.ErrorInfo. */
+  readonly errorInfo?: ErrorInfo | undefined;
 }
 
 /**
@@ -46,6 +59,9 @@ export function encodeStatusDetails(code: number, message: string, details: Rich
   if (details.fieldViolations !== undefined) {
     const value = BadRequest.encode(BadRequest.fromObject({ field_violations: details.fieldViolations })).finish();
     any.push({ type_url: BAD_REQUEST_URL, value });
+  }
+  if (details.errorInfo !== undefined) {
+    any.push({ type_url: ERROR_INFO_URL, value: ErrorInfoMessage.encode(ErrorInfoMessage.fromObject(details.errorInfo)).finish() });
   }
   return Buffer.from(StatusMessage.encode(StatusMessage.fromObject({ code, message, details: any })).finish());
 }
@@ -69,6 +85,7 @@ export function decodeStatusDetails(bytes: Uint8Array): DecodedStatus | undefine
   }
   let retryDelayMs: number | undefined;
   let fieldViolations: FieldViolation[] | undefined;
+  let errorInfo: ErrorInfo | undefined;
   for (const detail of status.details ?? []) {
     try {
       if (detail.type_url === RETRY_INFO_URL && detail.value !== undefined) {
@@ -77,10 +94,13 @@ export function decodeStatusDetails(bytes: Uint8Array): DecodedStatus | undefine
       } else if (detail.type_url === BAD_REQUEST_URL && detail.value !== undefined) {
         const bad = BadRequest.toObject(BadRequest.decode(detail.value), { defaults: true }) as { field_violations: FieldViolation[] };
         fieldViolations = bad.field_violations.map(({ field, description }) => ({ field, description }));
+      } else if (detail.type_url === ERROR_INFO_URL && detail.value !== undefined) {
+        const info = ErrorInfoMessage.toObject(ErrorInfoMessage.decode(detail.value), { defaults: true }) as ErrorInfo;
+        errorInfo = { reason: info.reason, domain: info.domain, metadata: { ...info.metadata } };
       }
     } catch {
       // A detail that does not decode is one the caller cannot use; the others still count.
     }
   }
-  return { code: status.code ?? 0, message: status.message ?? "", retryDelayMs, fieldViolations };
+  return { code: status.code ?? 0, message: status.message ?? "", retryDelayMs, fieldViolations, errorInfo };
 }

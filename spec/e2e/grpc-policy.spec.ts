@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bareClient, type BareClient, bearer, grpc, readAll, unary } from "../support/bare-grpc.js";
+import { bareClient, type BareClient, bearer, grpc, readAll, richStatus, unary } from "../support/bare-grpc.js";
 import { type GrpcNode, startGrpcNode } from "../support/grpc-node.js";
 import { signToken } from "../support/jwt-keys.js";
 
@@ -62,6 +62,8 @@ describe("bin/node --listen with JWT_* and a POLICY file, called by a bare grpc-
     expect((await unary(client, "Get", { key: "k1" }, bearer(tokens.reader))).response).to.deep.equal({ key: "k1", value: "v1", found: true });
     const put = await unary(client, "Put", { key: "k1", value: "v2" }, bearer(tokens.reader));
     expect([put.error?.code, put.error?.details]).to.deep.equal([grpc.status.PERMISSION_DENIED, "permission denied: needs scope kv:write"]);
+    // The missing scope, for a program: google.rpc.ErrorInfo in grpc-status-details-bin.
+    expect(richStatus(put.error!)?.details["google.rpc.ErrorInfo"]).to.deep.equal({ reason: "INSUFFICIENT_SCOPE", domain: "rpc-interceptors.authorize", metadata: { scope: "kv:write" } });
     // The refused Put wrote nothing.
     expect((await unary(client, "Get", { key: "k1" }, bearer(tokens.reader))).response).to.include({ value: "v1" });
   });

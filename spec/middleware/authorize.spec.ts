@@ -52,6 +52,16 @@ describe("authorize()", () => {
     expect((await call(options, "Get", reader)).failure?.error.message).to.equal("permission denied: needs ownKeys()");
   });
 
+  it("says why in the error's details (google.rpc.ErrorInfo on gRPC): the reason, and what was missing", async () => {
+    const rules: AuthorizeOptions = { rules: [{ methods: "KeyValue/Delete", roles: ["admin", "ops"] }, { methods: "KeyValue/Get", allow: function ownKeys() { return false; } }] };
+    const detailsOf = async (options: AuthorizeOptions, method: string) => (await call(options, method, reader)).failure?.error.details;
+    const domain = "rpc-interceptors.authorize";
+    expect(await detailsOf({ policy: POLICY }, "Put")).to.deep.equal({ reason: "INSUFFICIENT_SCOPE", domain, metadata: { scope: "kv:write" } });
+    expect(await detailsOf(rules, "Delete")).to.deep.equal({ reason: "MISSING_ROLE", domain, metadata: { roles: "admin ops" } });
+    expect(await detailsOf(rules, "Get")).to.deep.equal({ reason: "NOT_ALLOWED", domain, metadata: { rule: "ownKeys()" } });
+    expect(await detailsOf({ policy: { "KeyValue/Put": ["kv:write"] }, denyUnmatched: true }, "Get")).to.deep.equal({ reason: "NO_RULE", domain, metadata: {} });
+  });
+
   it("lets unmatched methods through, or refuses them with denyUnmatched", async () => {
     expect((await call({ policy: { "KeyValue/Put": ["kv:write"] } }, "Get", reader)).status).to.equal(Status.OK);
     expect((await call({ policy: { "KeyValue/Put": ["kv:write"] }, denyUnmatched: true }, "Get", reader)).status).to.equal(Status.PERMISSION_DENIED);

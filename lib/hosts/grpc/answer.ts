@@ -1,30 +1,56 @@
 import { Metadata as GrpcMetadata, type StatusObject } from "@grpc/grpc-js";
 import { Status, statusCode } from "../../core/status.js";
 import type { StatusError } from "../../core/status-error.js";
-import { encodeStatusDetails, PUSHBACK_KEY, type RichDetails, STATUS_DETAILS_KEY } from "../../grpc/rich-status.js";
+import { encodeStatusDetails, type ErrorInfo, type FieldViolation, PUSHBACK_KEY, type RichDetails, STATUS_DETAILS_KEY } from "../../grpc/rich-status.js";
 import type { GrpcCallContext } from "./grpc-call-context.js";
 
 /** A status as grpc-js sends it: code, message, and trailers when there are any. */
 export type WireStatus = Pick<StatusObject, "code" | "details"> & { metadata?: GrpcMetadata };
 
+/** ErrorInfo's rule for a reason: UPPER_SNAKE_CASE, at most 63 characters. */
+const REASON = /^[A-Z][A-Z0-9_]{0,62}$/;
+/** ErrorInfo's domain when the error names none. */
+const DEFAULT_DOMAIN = "rpc-interceptors";
+
+/**
+ * google.rpc.ErrorInfo from an exposed error's `details.reason` (UPPER_SNAKE_CASE), with
+ * `details.domain` (default "rpc-interceptors") and the string values of `details.metadata`:
+ * authorize()'s PERMISSION_DENIED says INSUFFICIENT_SCOPE and which scope.
+ */
+function errorInfoOf(error: StatusError, details: Readonly<Record<string, unknown>>): ErrorInfo | undefined {
+  const reason = details["reason"];
+  if (!error.expose || typeof reason !== "string" || !REASON.test(reason)) return undefined;
+  const domain = typeof details["domain"] === "string" ? details["domain"] : DEFAULT_DOMAIN;
+  const metadata: Record<string, string> = {};
+  const given = details["metadata"];
+  if (given !== null && typeof given === "object") {
+    for (const [key, value] of Object.entries(given)) if (typeof value === "string") metadata[key] = value;
+  }
+  return { reason, domain, metadata };
+}
+
 /**
  * The rich details a StatusError earns on the wire, from its `details` (which are otherwise for
  * the logs only): RESOURCE_EXHAUSTED with a finite `retryAfterMs` (rateLimit's) carries
  * google.rpc.RetryInfo; INVALID_ARGUMENT with a `field` (KeyValue's) carries google.rpc.BadRequest
- * naming it, with the error's message as the description. Nothing else of `details` is sent.
+ * naming it, with the error's message as the description; an exposed error with a `reason`
+ * carries google.rpc.ErrorInfo. Nothing else of `details` is sent.
  */
 function richDetailsOf(error: StatusError): RichDetails | undefined {
   const details = error.details;
   if (details === undefined) return undefined;
+  let retryDelayMs: number | undefined;
+  let fieldViolations: FieldViolation[] | undefined;
   if (error.code === Status.RESOURCE_EXHAUSTED) {
     const ms = details["retryAfterMs"];
-    return typeof ms === "number" && Number.isFinite(ms) && ms >= 0 ? { retryDelayMs: ms } : undefined;
-  }
-  if (error.code === Status.INVALID_ARGUMENT) {
+    if (typeof ms === "number" && Number.isFinite(ms) && ms >= 0) retryDelayMs = ms;
+  } else if (error.code === Status.INVALID_ARGUMENT) {
     const field = details["field"];
-    return typeof field === "string" ? { fieldViolations: [{ field, description: error.message }] } : undefined;
+    if (typeof field === "string") fieldViolations = [{ field, description: error.message }];
   }
-  return undefined;
+  const errorInfo = errorInfoOf(error, details);
+  if (retryDelayMs === undefined && fieldViolations === undefined && errorInfo === undefined) return undefined;
+  return { retryDelayMs, fieldViolations, errorInfo };
 }
 
 /**
