@@ -34,7 +34,16 @@ export interface GrpcBenchOptions {
   readonly streamMessages: number;
 }
 
-export const QUICK_GRPC: GrpcBenchOptions = { calls: 10_000, rounds: 3, concurrency: 32, warmup: 5_000, ratePerSec: 500, latencyCalls: 1_000, streamMessages: 200_000 };
+export const DEFAULT_GRPC: GrpcBenchOptions = { calls: 10_000, rounds: 7, concurrency: 32, warmup: 5_000, ratePerSec: 500, latencyCalls: 1_000, streamMessages: 200_000 };
+
+/** Scans per server in the streaming row, alternating servers. */
+const STREAM_ROUNDS = 3;
+
+/** `items` starting at `round` modulo their count, wrapping around. */
+function rotated<T>(items: readonly T[], round: number): T[] {
+  const at = round % items.length;
+  return [...items.slice(at), ...items.slice(0, at)];
+}
 
 interface Server {
   readonly name: string;
@@ -48,6 +57,8 @@ interface Server {
 interface Row {
   readonly name: string;
   readonly cpuUsPerCall: number;
+  /** The median over rounds of this server's CPU per call over the bare server's in the same round. */
+  readonly perRoundRatio: number;
   readonly cold: { p50: number; p99: number };
   readonly warm: { p50: number; p99: number };
 }
@@ -191,7 +202,8 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
     for (const server of servers) await load(server, options.warmup, options.concurrency);
     const cpu = new Map<string, number[]>(servers.map((s) => [s.name, []]));
     for (let round = 0; round < options.rounds; round++) {
-      for (const server of servers) {
+      // Each round starts with another server, so that none is always first after a pause.
+      for (const server of rotated(servers, round)) {
         const before = cpuMsOf(server.child.pid!);
         await load(server, options.calls, options.concurrency);
         cpu.get(server.name)!.push(((cpuMsOf(server.child.pid!) - before) * 1000) / options.calls);
@@ -199,32 +211,45 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
       say(`grpc: round ${round + 1}/${options.rounds}`);
     }
     const rows: Row[] = [];
+    const bareRounds = cpu.get(servers[0]!.name)!;
     for (const server of servers) {
-      rows.push({ name: server.name, cpuUsPerCall: median(cpu.get(server.name)!), cold: cold.get(server.name)!, warm: await paced(server, options.latencyCalls, options.ratePerSec) });
+      const rounds = cpu.get(server.name)!;
+      rows.push({
+        name: server.name,
+        cpuUsPerCall: median(rounds),
+        // A round's servers ran back to back, under the same load: their ratio moves less than the medians'.
+        perRoundRatio: median(rounds.map((us, i) => us / bareRounds[i]!)),
+        cold: cold.get(server.name)!,
+        warm: await paced(server, options.latencyCalls, options.ratePerSec),
+      });
     }
     // The same servers stream: KeyValue's Scan over the entries one PutMany wrote.
-    const streamed: { name: string; perSecond: number; cpuUs: number }[] = [];
     for (const server of servers) await fill(server, options.streamMessages);
     say(`grpc: ${options.streamMessages} entries written to each server`);
-    for (const server of servers) {
-      await scan(server, options.streamMessages / 10); // warm-up
-      const before = cpuMsOf(server.child.pid!);
-      const startedAt = performance.now();
-      await scan(server, options.streamMessages);
-      const seconds = (performance.now() - startedAt) / 1000;
-      const cpuUs = ((cpuMsOf(server.child.pid!) - before) * 1000) / options.streamMessages;
-      streamed.push({ name: server.name, perSecond: options.streamMessages / seconds, cpuUs });
+    for (const server of servers) await scan(server, options.streamMessages / 10); // warm-up
+    const scans = new Map<string, { perSecond: number[]; cpuUs: number[] }>(servers.map((s) => [s.name, { perSecond: [], cpuUs: [] }]));
+    for (let round = 0; round < STREAM_ROUNDS; round++) {
+      for (const server of rotated(servers, round)) {
+        const before = cpuMsOf(server.child.pid!);
+        const startedAt = performance.now();
+        await scan(server, options.streamMessages);
+        const seconds = (performance.now() - startedAt) / 1000;
+        const measured = scans.get(server.name)!;
+        measured.perSecond.push(options.streamMessages / seconds);
+        measured.cpuUs.push(((cpuMsOf(server.child.pid!) - before) * 1000) / options.streamMessages);
+      }
     }
+    const streamed = servers.map((s) => ({ name: s.name, perSecond: median(scans.get(s.name)!.perSecond), cpuUs: median(scans.get(s.name)!.cpuUs) }));
     const streamRows = streamed.map((r) => `| ${r.name} | ${Math.round(r.perSecond).toLocaleString("en")} | ${(r.perSecond / streamed[0]!.perSecond).toFixed(2)} | ${r.cpuUs.toFixed(2)} | ${(r.cpuUs / streamed[0]!.cpuUs).toFixed(2)} |`);
     const bare = rows[0]!.cpuUsPerCall;
     const text = [
       `### gRPC: server CPU per unary call (KeyValue/Get), ${options.rounds} rounds of ${options.calls} calls, ${options.concurrency} in flight; latency at ${options.ratePerSec} calls/s`,
       "",
-      "| server | CPU µs/call (median) | x bare | cold p50 / p99 ms | warm p50 / p99 ms |",
-      "|---|---:|---:|---:|---:|",
-      ...rows.map((r) => `| ${r.name} | ${r.cpuUsPerCall.toFixed(1)} | ${(r.cpuUsPerCall / bare).toFixed(2)} | ${r.cold.p50.toFixed(2)} / ${r.cold.p99.toFixed(2)} | ${r.warm.p50.toFixed(2)} / ${r.warm.p99.toFixed(2)} |`),
+      "| server | CPU µs/call (median) | x bare | x bare, per round (median) | cold p50 / p99 ms | warm p50 / p99 ms |",
+      "|---|---:|---:|---:|---:|---:|",
+      ...rows.map((r) => `| ${r.name} | ${r.cpuUsPerCall.toFixed(1)} | ${(r.cpuUsPerCall / bare).toFixed(2)} | ${r.perRoundRatio.toFixed(2)} | ${r.cold.p50.toFixed(2)} / ${r.cold.p99.toFixed(2)} | ${r.warm.p50.toFixed(2)} / ${r.warm.p99.toFixed(2)} |`),
       "",
-      `### gRPC: one KeyValue Scan of ${options.streamMessages.toLocaleString("en")} entries (written by one PutMany), read as fast as they come`,
+      `### gRPC: a KeyValue Scan of ${options.streamMessages.toLocaleString("en")} entries (written by one PutMany), read as fast as they come; median of ${STREAM_ROUNDS}`,
       "",
       "| server | messages/s | x bare | server CPU µs/message | x bare |",
       "|---|---:|---:|---:|---:|",
@@ -241,5 +266,5 @@ export async function grpcBench(options: GrpcBenchOptions, say: (text: string) =
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  process.stdout.write(await grpcBench(QUICK_GRPC));
+  process.stdout.write(await grpcBench(DEFAULT_GRPC));
 }

@@ -123,8 +123,8 @@ async function main(): Promise<void> {
   const opts = options();
   if (opts.grpc) {
     // The gRPC section alone (bench/grpc.ts): its own servers and load, written to bench/out/grpc.md.
-    const { grpcBench, QUICK_GRPC } = await import("./grpc.js");
-    process.stdout.write(await grpcBench(QUICK_GRPC, say));
+    const { grpcBench, DEFAULT_GRPC } = await import("./grpc.js");
+    process.stdout.write(await grpcBench(DEFAULT_GRPC, say));
     return;
   }
   if (opts.jwtOnly) {
