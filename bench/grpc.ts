@@ -45,7 +45,7 @@ function rotated<T>(items: readonly T[], round: number): T[] {
   return [...items.slice(at), ...items.slice(0, at)];
 }
 
-interface Server {
+export interface Server {
   readonly name: string;
   readonly child: ChildProcess;
   readonly client: grpc.Client;
@@ -69,7 +69,7 @@ function cpuMsOf(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND;
 }
 
-async function waitFor<T>(read: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(read: () => T | undefined, what: string, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const value = read();
@@ -79,9 +79,34 @@ async function waitFor<T>(read: () => T | undefined, what: string, timeoutMs = 1
   }
 }
 
-async function start(name: string, command: string, args: string[], env: Record<string, string>, logFile: string): Promise<Server> {
+/** One server of the section: a node script, its arguments and environment. */
+export interface ServerSpec {
+  readonly name: string;
+  readonly script: string;
+  readonly args: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/** The servers compared, the bare one first (the reference of every ratio). */
+export function serverSpecs(): ServerSpec[] {
+  const servers = join(ROOT, "dist/bench/grpc-servers.js");
+  return [
+    { name: "grpc-js bare (Map)", script: servers, args: ["bare"], env: {} },
+    { name: "grpc-js interceptors", script: servers, args: ["interceptors"], env: {} },
+    { name: "nice-grpc middleware", script: servers, args: ["nice-grpc"], env: {} },
+    { name: "bin/node --listen", script: join(ROOT, "bin/node"), args: ["--listen", "127.0.0.1:0"], env: HIGH_LIMITS },
+  ];
+}
+
+/**
+ * Starts `spec` (as `node script args`, or under `wrapper` such as valgrind), waits for the
+ * port it reports, connects a client and puts the key every Get reads.
+ */
+export async function start(spec: ServerSpec, logFile: string, wrapper: readonly string[] = [], timeoutMs = 10_000): Promise<Server> {
+  const { name } = spec;
+  const [command, ...args] = [...wrapper, process.execPath, spec.script, ...spec.args];
   const stderr = openSync(logFile, "w");
-  const child = spawn(command, args, { stdio: ["ignore", "pipe", stderr], env: { ...process.env, ...env } });
+  const child = spawn(command!, args, { stdio: ["ignore", "pipe", stderr], env: { ...process.env, ...spec.env } });
   closeSync(stderr);
   let stdout = "";
   child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -90,7 +115,7 @@ async function start(name: string, command: string, args: string[], env: Record<
   const port = await waitFor(() => {
     if (exited) throw new Error(`${name} exited before listening; see ${logFile}`);
     return /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)/.exec(readFileSync(logFile, "utf8"))?.[1];
-  }, `${name} to listen`);
+  }, `${name} to listen`, timeoutMs);
   const definition = loadSync(KEYVALUE_PROTO, { keepCase: true, defaults: true });
   const service = definition["keyvalue.v1.KeyValue"] as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>;
   const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
@@ -143,7 +168,7 @@ function scan(server: Server, limit: number): Promise<void> {
 }
 
 /** `count` Gets with `concurrency` in flight; resolves when all are answered. */
-async function load(server: Server, count: number, concurrency: number): Promise<void> {
+export async function load(server: Server, count: number, concurrency: number): Promise<void> {
   let sent = 0;
   const worker = async (): Promise<void> => {
     while (sent < count) {
@@ -172,7 +197,7 @@ async function paced(server: Server, count: number, ratePerSec: number): Promise
   return { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99) };
 }
 
-async function stop(server: Server): Promise<void> {
+export async function stop(server: Server): Promise<void> {
   server.client.close();
   const exited = new Promise((r) => server.child.once("exit", r));
   server.child.kill("SIGTERM");
@@ -183,19 +208,13 @@ async function stop(server: Server): Promise<void> {
 export async function grpcBench(options: GrpcBenchOptions, say: (text: string) => void = (t) => void process.stderr.write(`${t}\n`)): Promise<string> {
   const out = join(ROOT, "bench/out");
   mkdirSync(out, { recursive: true });
-  const node = process.execPath;
-  const specs: [string, string, string[], Record<string, string>][] = [
-    ["grpc-js bare (Map)", node, [join(ROOT, "dist/bench/grpc-servers.js"), "bare"], {}],
-    ["grpc-js interceptors", node, [join(ROOT, "dist/bench/grpc-servers.js"), "interceptors"], {}],
-    ["nice-grpc middleware", node, [join(ROOT, "dist/bench/grpc-servers.js"), "nice-grpc"], {}],
-    ["bin/node --listen", join(ROOT, "bin/node"), ["--listen", "127.0.0.1:0"], HIGH_LIMITS],
-  ];
   const servers: Server[] = [];
   const cold = new Map<string, { p50: number; p99: number }>();
   try {
-    for (const [name, command, args, env] of specs) {
-      const server = await start(name, command, args, env, join(out, `grpc-${servers.length}.log`));
+    for (const spec of serverSpecs()) {
+      const server = await start(spec, join(out, `grpc-${servers.length}.log`));
       servers.push(server);
+      const { name } = spec;
       cold.set(name, await paced(server, options.latencyCalls, options.ratePerSec));
       say(`grpc: ${name} started; cold latency measured`);
     }

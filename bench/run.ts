@@ -18,7 +18,7 @@ import { streamsCost, streamsMarkdown } from "./streams.js";
  * workload, side by side in one run (see bench/README.md). Writes bench/results.md and
  * bench/ratios.svg (a --quick run writes under bench/out/ instead).
  */
-const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--skip-observability] [--skip-streams] [--shared DIR] [--grpc] [--jwt] [--streams]`;
+const USAGE = `Usage: npm run bench -- [--quick] [--calls N] [--rounds R] [--skip-redis] [--skip-python] [--skip-1m] [--skip-observability] [--skip-streams] [--shared DIR] [--grpc] [--grpc-instructions] [--jwt] [--streams]`;
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const BIN_NODE = join(ROOT, "bin/node");
@@ -49,6 +49,7 @@ function options() {
         "skip-streams": { type: "boolean", default: false },
         shared: { type: "string" },
         grpc: { type: "boolean", default: false },
+        "grpc-instructions": { type: "boolean", default: false },
         jwt: { type: "boolean", default: false },
         streams: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -86,6 +87,8 @@ function options() {
     jwtOnly: values.jwt === true,
     argv: process.argv.slice(2),
     grpc: values.grpc === true,
+    /** Run only the gRPC instruction counts (bench/grpc-instructions.ts, under valgrind). */
+    grpcInstructions: values["grpc-instructions"] === true,
   };
 }
 
@@ -125,6 +128,15 @@ async function main(): Promise<void> {
     // The gRPC section alone (bench/grpc.ts): its own servers and load, written to bench/out/grpc.md.
     const { grpcBench, DEFAULT_GRPC } = await import("./grpc.js");
     process.stdout.write(await grpcBench(DEFAULT_GRPC, say));
+    return;
+  }
+  if (opts.grpcInstructions) {
+    const { grpcInstructions } = await import("./grpc-instructions.js");
+    const out = join(ROOT, "bench/out");
+    mkdirSync(out, { recursive: true });
+    const text = await grpcInstructions(out, say);
+    writeFileSync(join(out, "grpc-instructions.md"), text);
+    process.stdout.write(text);
     return;
   }
   if (opts.jwtOnly) {
