@@ -68,7 +68,9 @@ describe("bin/node with Redis: one limit per client across a fleet", function ()
     let nodes: NodeProcess[] = [];
     before(async () => {
       redis = await RedisServer.start();
-      nodes = await startFleet(["n1", "n2", "n3"], { ...fleetEnv({ REDIS_URL: redis.url }), KV_STORE: "redis" });
+      // Redis is up throughout: a command timeout long enough for a loaded machine, so that a
+      // slow KeyValue command cannot turn a counted call UNAVAILABLE.
+      nodes = await startFleet(["n1", "n2", "n3"], { ...fleetEnv({ REDIS_URL: redis.url }), KV_STORE: "redis", REDIS_COMMAND_TIMEOUT_MS: "2000" });
     });
     after(async () => {
       for (const node of nodes) node.kill();
