@@ -1,6 +1,6 @@
 import os from "node:os";
 import { ConfigError, configForLog, helpText, loadConfig } from "../lib/app/config.js";
-import { LineOutput } from "../lib/hosts/stdio/line-output.js";
+import { LineOutput, pieceBytesFor } from "../lib/hosts/stdio/line-output.js";
 import { LineReader } from "../lib/hosts/stdio/line-reader.js";
 import { createLogger } from "../lib/logging/logger.js";
 import { StdioHost } from "../lib/hosts/stdio/stdio-host.js";
@@ -109,6 +109,7 @@ async function main(): Promise<void> {
 
   const lines = new LineOutput(stdout, {
     fd: 1,
+    pieceBytes: pieceBytesFor(1),
     onDrain: () => {
       host.outbox.resumeWriting(); // only the output's drain ends congestion
       resumeIfReady();

@@ -325,11 +325,31 @@ export function rateLimit(options: RateLimitOptions = {}): PortableMiddleware<ob
     else await admitted(ctx, admission.limit, admission.answer, charges, next);
   };
 
-  const only = limits.length === 1 ? (limits[0] as Limit) : undefined;
-  const bucket = only?.applies === undefined ? only?.bucket : undefined;
-  if (only === undefined || bucket === undefined) {
+  const only = limits.length === 1 && limits[0]?.applies === undefined ? limits[0] : undefined;
+  if (only === undefined) {
     return function rate_limit(ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> {
       return consumeEach(ctx, next);
+    };
+  }
+  const bucket = only.bucket;
+  if (bucket === undefined) {
+    // One limit for every method, with a limiter that answers later (Redis): what consumeEach
+    // does for it, with no charge list, no loop and no await of chargeAll's own. Hundreds of
+    // such calls wait for Redis at once, so what each holds meanwhile counts.
+    return async function rate_limit(ctx: CallContext<Partial<RateLimitState>> | KoaContext, next: Next): Promise<void> {
+      const key = only.keyOf(ctx);
+      const points = only.costOf === undefined ? 1 : costOf(only, ctx);
+      if (points === 0) {
+        await next();
+        return;
+      }
+      let answer: RateLimiterRes;
+      try {
+        answer = await only.limiter.consume(key, points);
+      } catch (rejection) {
+        throw refusal(ctx, only, key, rejection);
+      }
+      await admitted(ctx, only, answer, key, next);
     };
   }
   // One in-memory bucket for every method: a plain function that behaves as the async one

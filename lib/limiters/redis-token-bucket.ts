@@ -1,6 +1,5 @@
 import type { Cluster, Redis } from "ioredis";
-import RateLimiterCompatibleAbstract from "rate-limiter-flexible/lib/RateLimiterCompatibleAbstract.js";
-import type RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";
+import { RateLimiterCompatibleAbstract, type RateLimiterRes } from "./rate-limiter-flexible.js";
 import type { Logger } from "../logging/logger.js";
 import { bucketKey } from "./bucket-key.js";
 import { type BucketOptions, bucketSettings } from "./bucket-options.js";

@@ -1,4 +1,4 @@
-import RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";
+import { RateLimiterRes } from "./rate-limiter-flexible.js";
 
 /** What a call asks of its bucket; each is one of RedisTokenBucket's methods. */
 export type BucketOp = "consume" | "penalty" | "reward" | "set" | "block" | "get" | "delete";

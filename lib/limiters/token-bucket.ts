@@ -1,7 +1,5 @@
-/// <reference path="../../types/rate-limiter-flexible.d.ts" preserve="true" />
 import { performance } from "node:perf_hooks";
-import RateLimiterCompatibleAbstract from "rate-limiter-flexible/lib/RateLimiterCompatibleAbstract.js";
-import RateLimiterRes from "rate-limiter-flexible/lib/RateLimiterRes.js";
+import { RateLimiterCompatibleAbstract, RateLimiterRes } from "./rate-limiter-flexible.js";
 import { type BucketOptions, bucketSettings } from "./bucket-options.js";
 
 /** Options of {@link TokenBucket}. */

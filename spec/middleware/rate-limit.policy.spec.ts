@@ -62,6 +62,18 @@ describe("rateLimit({ cost, key, limits })", () => {
     expect((await run(application({ cost: () => Number.NaN }))).status).to.equal(Status.INTERNAL);
   });
 
+  it("the same with a limiter that answers with a promise: cost() points asked, 0 not asked, a bad cost() INTERNAL", async () => {
+    const asked: [string, number | undefined][] = [];
+    const limiter = { consume: (key: string, points?: number) => (asked.push([key, points]), Promise.resolve(new TokenBucket({ capacity: 1, refillPerSecond: 1 }).consumeSync("x"))) };
+    expect((await run(application({ limiter, cost: putCosts4 }), { method: "Put", peer: "c7" })).status).to.equal(Status.OK);
+    const free = await run(application({ limiter, cost: () => 0 }));
+    expect(free.status).to.equal(Status.OK);
+    expect(free.state).to.not.have.property("rateLimit");
+    expect(asked).to.deep.equal([["c7", 4]]);
+    expect((await run(application({ limiter, cost: () => Number.NaN }))).status).to.equal(Status.INTERNAL);
+    expect(asked).to.have.length(1);
+  });
+
   it("keys by principal, by method and by metadata", async () => {
     const byPrincipal = application({ capacity: 1, refillPerSecond: 0.001, key: keyByPrincipal });
     expect((await run(byPrincipal, { subject: "alice", peer: "a" })).status).to.equal(Status.OK);

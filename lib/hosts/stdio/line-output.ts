@@ -1,4 +1,4 @@
-import { writeSync } from "node:fs";
+import { fstatSync, writeSync } from "node:fs";
 import type { Writable } from "node:stream";
 
 /** Options of {@link LineOutput}. */
@@ -7,7 +7,11 @@ export interface LineOutputOptions {
   readonly fd: number;
   /** Called once everything held has been written, after a {@link LineOutput.write} returned false. */
   readonly onDrain: () => void;
-  /** Largest write handed to the stream, in bytes. Default 4096: Linux's PIPE_BUF. */
+  /**
+   * Largest write handed to the stream, in bytes. Default 4096: Linux's PIPE_BUF. Infinity
+   * hands over each batch whole, for an output where no write is ever left part done: see
+   * {@link pieceBytesFor}.
+   */
   readonly pieceBytes?: number;
   /** Bytes held above which {@link LineOutput.write} returns false. Default 16 KiB, a stream's default. */
   readonly highWaterMark?: number;
@@ -64,7 +68,7 @@ export class LineOutput {
     this.#stream = stream;
     this.#fd = options.fd;
     this.#onDrain = options.onDrain;
-    this.#pieceBytes = options.pieceBytes ?? 4096;
+    this.#pieceBytes = options.pieceBytes ?? PIPE_BUF;
     this.#highWaterMark = options.highWaterMark ?? 16 * 1024;
     this.#writeSync = options.writeSync ?? writeSync;
   }
@@ -169,6 +173,23 @@ export class LineOutput {
   }
 }
 
+/**
+ * The `pieceBytes` for the output on `fd`: Infinity for a regular file, PIPE_BUF (4096)
+ * otherwise. Node writes to a file synchronously (fs.writeSync) and the kernel takes a write to
+ * a file whole, so a write is done before the process can exit, and no line is ever left half
+ * written there: cutting the output into pieces would cost a system call per 4 KiB for nothing.
+ * A pipe, a socket or anything else keeps the pieces.
+ */
+export function pieceBytesFor(fd: number): number {
+  try {
+    return fstatSync(fd).isFile() ? Number.POSITIVE_INFINITY : PIPE_BUF;
+  } catch {
+    return PIPE_BUF;
+  }
+}
+
+/** Linux's PIPE_BUF: a pipe takes a write of at most this many bytes whole or not at all. */
+const PIPE_BUF = 4096;
 const NEWLINE = 0x0a;
 /** Taken text kept in #held before it is cut off. */
 const COMPACT_AT = 64 * 1024;

@@ -1,6 +1,9 @@
 import { expect } from "chai";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Writable } from "node:stream";
-import { LineOutput } from "../../../lib/hosts/stdio/line-output.js";
+import { LineOutput, pieceBytesFor } from "../../../lib/hosts/stdio/line-output.js";
 
 /**
  * A stream that takes each write at once, or, while `full` is set or once `roomFor` writes have
@@ -41,6 +44,16 @@ describe("LineOutput.write()", () => {
     const out = new LineOutput(output, { fd: 1, pieceBytes: 10, onDrain: () => {} });
     out.write(line(1, 4) + line(2, 4) + line(3, 4) + line(4, 25) + line(5, 3));
     expect(writes).to.deep.equal([line(1, 4) + line(2, 4), line(3, 4), line(4, 25).slice(0, 10), line(4, 25).slice(10, 20), line(4, 25).slice(20) + line(5, 3)]);
+    expect(out.held).to.equal(0);
+  });
+
+  it("with pieceBytes Infinity hands over each batch whole, however long", () => {
+    const { output, writes } = stream();
+    const out = new LineOutput(output, { fd: 1, pieceBytes: Number.POSITIVE_INFINITY, onDrain: () => {} });
+    const batch = line(1, 5000) + line(2, 3000) + line(3, 9000);
+    out.write(batch);
+    out.write(line(4, 10));
+    expect(writes).to.deep.equal([batch, line(4, 10)]);
     expect(out.held).to.equal(0);
   });
 
@@ -118,5 +131,28 @@ describe("LineOutput.abandon(deadline)", () => {
     const start = Date.now();
     expect(out.abandon(start + 30)).to.equal(false);
     expect(Date.now() - start).to.be.within(25, 500);
+  });
+});
+
+describe("pieceBytesFor(fd)", () => {
+  it("is Infinity for a regular file, whose writes are synchronous and whole", () => {
+    const dir = mkdtempSync(join(tmpdir(), "line-output-"));
+    const fd = openSync(join(dir, "out"), "w");
+    try {
+      expect(pieceBytesFor(fd)).to.equal(Number.POSITIVE_INFINITY);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("is PIPE_BUF (4096) for anything else: a device, a closed descriptor", () => {
+    const fd = openSync("/dev/null", "w");
+    try {
+      expect(pieceBytesFor(fd)).to.equal(4096);
+    } finally {
+      closeSync(fd);
+    }
+    expect(pieceBytesFor(fd)).to.equal(4096);
   });
 });
