@@ -1,6 +1,13 @@
-import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { JSONWebKeySet, JWTVerifyGetKey } from "jose";
 import { jose } from "./jose.js";
+import { requireCommonJs } from "../core/require-common-js.js";
+
+/**
+ * node:crypto, loaded when a key is first made: it brings some twenty built-in modules with it,
+ * which a node configured without JWT keys would load at every start for nothing.
+ */
+const crypto = (): typeof import("node:crypto") => requireCommonJs("node:crypto");
 
 /**
  * Where the keys that sign accepted JWTs come from: exactly one of
@@ -127,12 +134,12 @@ export function keySource(options: JwtKeyOptions): KeySource {
   if ("secret" in options && options.secret !== undefined) {
     const bytes = typeof options.secret === "string" ? Buffer.from(options.secret, "utf8") : Buffer.from(options.secret);
     if (bytes.length < MIN_SECRET_BYTES) throw new TypeError(`JWT secret must be at least ${MIN_SECRET_BYTES} bytes`);
-    return { key: createSecretKey(bytes), algorithms: HMAC, remote: false, description: "secret" };
+    return { key: crypto().createSecretKey(bytes), algorithms: HMAC, remote: false, description: "secret" };
   }
   if ("publicKey" in options && options.publicKey !== undefined) {
     let key: KeyObject;
     try {
-      key = typeof options.publicKey === "string" ? createPublicKey(options.publicKey) : options.publicKey;
+      key = typeof options.publicKey === "string" ? crypto().createPublicKey(options.publicKey) : options.publicKey;
     } catch (error) {
       throw new TypeError(`JWT publicKey is not a PEM public key: ${(error as Error).message}`);
     }

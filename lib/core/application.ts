@@ -1,4 +1,4 @@
-import compose from "koa-compose";
+import type KoaCompose from "koa-compose";
 import { CallKind } from "./call-kind.js";
 import { refuse, withLifetime } from "./call-lifetime.js";
 import { type CallContext, callInternals, HANDLER } from "./context.js";
@@ -8,8 +8,12 @@ import { handlerLayer, type Layer, middlewareLayer, type Pipeline, RESOLVED } fr
 import type { Handler, MethodNotes, Middleware } from "./middleware.js";
 import { Status } from "./status.js";
 import { StatusError } from "./status-error.js";
+import { requireCommonJs } from "./require-common-js.js";
 import type { Send } from "./streams.js";
 import { type MethodRef, type Selection, selectionOf } from "./when.js";
+
+/** koa-compose, loaded with require() for start-up time (see requireCommonJs). */
+const compose: typeof KoaCompose = requireCommonJs("koa-compose");
 
 /** Receives every error that became a server fault (INTERNAL, UNKNOWN, DATA_LOSS), once. */
 export type ErrorListener = (error: unknown, ctx: CallContext, at: string) => void;

@@ -1,4 +1,8 @@
-import Redact from "@pinojs/redact";
+import type RedactFactory from "@pinojs/redact";
+import { requireCommonJs } from "../core/require-common-js.js";
+
+/** @pinojs/redact, loaded with require() for start-up time (see requireCommonJs). */
+const Redact: typeof RedactFactory = requireCommonJs("@pinojs/redact");
 
 /** A log line's redaction by pino's path syntax; see {@link lineRedactor}. */
 export interface LineRedactor {
