@@ -6,6 +6,7 @@ import { infoLineWriter, levelGate } from "../lib/logging/pino-line.js";
 import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { lineRedactor } from "../lib/logging/redaction.js";
+import { finishedAlready } from "./finished-already.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
@@ -56,26 +57,39 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "received", "sent", "failed", "retryAfterMs"], redactor.censoredFields);
   const debugOn = levelGate(logger, "debug");
 
-  async function logCall(ctx: CallContext, next: Next): Promise<void> {
+  // A downstream that finished synchronously gets its line at once, with no await of its own
+  // (finished-already.ts); anything else is awaited as an async middleware would.
+  function logCall(ctx: CallContext, next: Next): Promise<void> {
     const start = now();
+    const done = next();
+    if (!finishedAlready(done)) return logWhenSettled(ctx, done, start);
+    writeCall(ctx, start);
+    return done;
+  }
+
+  async function logWhenSettled(ctx: CallContext, done: Promise<void>, start: number): Promise<void> {
     try {
-      await next();
+      await done;
     } finally {
-      const ms = Math.round((now() - start) * 1000) / 1000;
-      if (debugOn()) {
-        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
-        const failed = ctx.interceptorFailed;
-        if (failed !== undefined) line["failed"] = failed;
-        const retryAfterMs = retryAfterMsOf(ctx);
-        if (retryAfterMs !== undefined) line["retryAfterMs"] = retryAfterMs;
-        const error = ctx.failure?.error;
-        if (error !== undefined && error.expose) line["error"] = { message: error.message, ...error.details };
-        line["metadata"] = redactMetadata(ctx.metadata);
-        if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
-        logger.info(redactor.redact(line), "call");
-      } else {
-        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
-      }
+      writeCall(ctx, start);
+    }
+  }
+
+  function writeCall(ctx: CallContext, start: number): void {
+    const ms = Math.round((now() - start) * 1000) / 1000;
+    if (debugOn()) {
+      const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
+      const failed = ctx.interceptorFailed;
+      if (failed !== undefined) line["failed"] = failed;
+      const retryAfterMs = retryAfterMsOf(ctx);
+      if (retryAfterMs !== undefined) line["retryAfterMs"] = retryAfterMs;
+      const error = ctx.failure?.error;
+      if (error !== undefined && error.expose) line["error"] = { message: error.message, ...error.details };
+      line["metadata"] = redactMetadata(ctx.metadata);
+      if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
+      logger.info(redactor.redact(line), "call");
+    } else {
+      callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
     }
   }
 

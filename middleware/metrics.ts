@@ -1,14 +1,15 @@
 import { performance } from "node:perf_hooks";
 import { type Registry, register } from "prom-client";
+import { CallKind, streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import type { KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
-import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
+import { grpcMetrics, type GrpcMetricsOptions, type MethodMeter } from "../lib/observability/grpc-metrics.js";
 import { finalStatus, grpcTypeOf } from "../lib/observability/host-call.js";
-import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { observeMessages } from "../lib/observability/messages.js";
+import { finishedAlready } from "./finished-already.js";
 
 /** Options of {@link metrics}. */
 export interface MetricsOptions extends GrpcMetricsOptions {
@@ -27,12 +28,12 @@ export interface MetricsOptions extends GrpcMetricsOptions {
  * `grpc_server_handling_seconds` histogram. Nothing is labelled per client.
  *
  * A unary call counts one message received when it starts and one sent when it ends OK, as Go
- * does. A host that names the kind of call (`ctx.kind`: the gRPC host) gets its `grpc_type`,
- * and a streamed request or response counts each message as it passes; until the pipeline
- * spans a whole stream, `handled` and the handling time of a server stream are taken when the
- * pipeline returns, before its messages are written. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
- * request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`) and
- * the gRPC status of its HTTP answer.
+ * does. A streaming call (`ctx.kind`) is labelled `server_stream`, `client_stream` or
+ * `bidi_stream` and counts each streamed message as it passes (a single request or response
+ * once, as for a unary call); `handled` and the handling time are taken when the whole stream
+ * is over. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa
+ * each request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`)
+ * and the gRPC status of its HTTP answer.
  *
  * @example
  *   app.use(metrics()).use(logging());
@@ -45,12 +46,38 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
   const counts = grpcMetrics(registry, "server", options);
 
   // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
-  async function meterCall(ctx: CallContext, next: Next): Promise<void> {
-    const type = grpcTypeOf(ctx);
-    const meter = counts.meter(type, ctx.service, ctx.method);
+  // A unary call whose downstream finished synchronously is counted at once, with no await of
+  // its own (finished-already.ts); anything else is awaited as an async middleware would.
+  function meterCall(ctx: CallContext, next: Next): Promise<void> {
+    const meter = counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method);
     meter.started();
-    // Streams are counted message by message as they pass (the wrappers are no-ops for a kind
-    // without that stream); a single message is counted once, a response only when one is sent.
+    if (ctx.kind !== CallKind.UNARY) return meterStream(ctx, next, meter);
+    meter.received();
+    const start = now();
+    const done = next();
+    if (!finishedAlready(done)) return unaryWhenSettled(ctx, done, meter, start);
+    unaryHandled(ctx, meter, start);
+    return done;
+  }
+
+  /** A unary call has ended: one message sent when it ended OK, as Go counts. */
+  function unaryHandled(ctx: CallContext, meter: MethodMeter, start: number): void {
+    const status = ctx.status;
+    if (status === Status.OK) meter.sent();
+    meter.handled(status, (now() - start) / 1000);
+  }
+
+  async function unaryWhenSettled(ctx: CallContext, done: Promise<void>, meter: MethodMeter, start: number): Promise<void> {
+    try {
+      await done;
+    } finally {
+      unaryHandled(ctx, meter, start);
+    }
+  }
+
+  async function meterStream(ctx: CallContext, next: Next, meter: MethodMeter): Promise<void> {
+    // Streams are counted message by message as they pass; a single message is counted once,
+    // a response only when one is sent.
     if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, () => meter.received()));
     else meter.received();
     const streamedResponse = streamsResponses(ctx.kind);
