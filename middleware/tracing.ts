@@ -1,13 +1,14 @@
-import { type Attributes, type Context, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { type Context, context, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
 import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status, statusCode } from "../lib/core/status.js";
+import { tailCall } from "../lib/core/tail-call.js";
 import { methodOf } from "../lib/core/when.js";
 import { failureMessage, finalStatus } from "../lib/observability/host-call.js";
 import { messageEvents, observeMessages } from "../lib/observability/messages.js";
-import { CLIENT_ADDRESS, hostGetter, RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM } from "../lib/observability/trace-context.js";
+import { carriesTrace, hostGetter, RPC_GRPC_STATUS_CODE, serverAttributes } from "../lib/observability/trace-context.js";
 
 /** The instrumentation scope the spans are reported under. */
 export const TRACER_NAME = "rpc-interceptors";
@@ -78,12 +79,13 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
 
   return function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {
     const { service, method } = methodOf(ctx);
-    const attributes: Attributes = { [RPC_SYSTEM]: system, [RPC_SERVICE]: service, [RPC_METHOD]: method, [CLIENT_ADDRESS]: clientOf(ctx) };
     const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
-    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent);
+    // The attributes go in at the start, where a sampler sees them; with no SDK the API's
+    // no-op tracer ignores them (their cost then is one small object).
+    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes: serverAttributes(system, service, method, clientOf(ctx)) }, parent);
     // No SDK and no trace to carry on (the API's no-op span): nothing to record or make active,
     // so the rest of the call runs as if this layer were not there (a tail call, no async frame).
-    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return Promise.resolve(next());
+    if (!span.isRecording() && !carriesTrace(span)) return tailCall(next);
     return traced(ctx, next, parent, span);
   };
 }

@@ -1,4 +1,4 @@
-import { context, isSpanContextValid, type TextMapGetter, type TextMapSetter, trace } from "@opentelemetry/api";
+import { type Attributes, context, INVALID_SPAN_CONTEXT, isSpanContextValid, type Span, type TextMapGetter, type TextMapSetter, trace } from "@opentelemetry/api";
 import { CallContext } from "../core/context.js";
 import { type HostContext, requestHeader } from "../core/host-context.js";
 import type { Metadata } from "../core/metadata.js";
@@ -23,6 +23,33 @@ export const RPC_METHOD = "rpc.method";
 export const RPC_GRPC_STATUS_CODE = "rpc.grpc.status_code";
 export const CLIENT_ADDRESS = "client.address";
 export const SERVER_ADDRESS = "server.address";
+
+/**
+ * The attributes a server span starts with. The keys are written out, not computed from the
+ * constants above: an object literal of known keys is built from a template, one of computed
+ * keys property by property, and this runs on every call, traced or not.
+ */
+export function serverAttributes(system: string, service: string, method: string, client: string): Attributes {
+  return { "rpc.system": system, "rpc.service": service, "rpc.method": method, "client.address": client };
+}
+
+/** The attributes a client span starts with; `server.address` when there is one (see {@link serverAttributes}). */
+export function clientAttributes(system: string, service: string, method: string, server: string | undefined): Attributes {
+  return server === undefined
+    ? { "rpc.system": system, "rpc.service": service, "rpc.method": method }
+    : { "rpc.system": system, "rpc.service": service, "rpc.method": method, "server.address": server };
+}
+
+/**
+ * Whether `span` has a valid trace context to make active and pass on, e.g. the caller's trace
+ * under a non-recording span. The API's no-op span with no parent has the shared
+ * INVALID_SPAN_CONTEXT, known at a glance: `isSpanContextValid()` tests its ids with regular
+ * expressions, the larger part of `tracing()`'s cost per call when no SDK is registered.
+ */
+export function carriesTrace(span: Span): boolean {
+  const ids = span.spanContext();
+  return ids !== INVALID_SPAN_CONTEXT && isSpanContextValid(ids);
+}
 
 /**
  * `{ trace_id, span_id }` of the span active where it is called, or `{}` outside one: a pino
