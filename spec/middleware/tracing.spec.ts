@@ -10,6 +10,7 @@ import { auth } from "../../middleware/auth.js";
 import { logging } from "../../middleware/logging.js";
 import { tracing } from "../../middleware/tracing.js";
 import { traceLogFields } from "../../lib/observability/trace-context.js";
+import { createLogger } from "../../lib/logging/logger.js";
 import { capturedLogger, serve } from "../support/koa-server.js";
 import { memoryTracing, onlySpan } from "../support/otel.js";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-node";
@@ -88,6 +89,25 @@ describe("tracing() (server)", () => {
     const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
     const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Get");
     expect([line["trace_id"], line["span_id"], line["msg"]]).to.deep.equal([TRACE_ID, span.spanContext().spanId, "call"]);
+  });
+
+  it("puts them on logging()'s fast line too (a createLogger logger with traceLogFields): pino is not asked", async () => {
+    const spans = memoryTracing();
+    const { logger } = createLogger({ destination: "/dev/null", mixin: traceLogFields });
+    const lines: string[] = [];
+    (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!.write = (line) => void lines.push(line);
+    let infoCalls = 0;
+    const info = logger.info.bind(logger);
+    logger.info = ((...args: Parameters<typeof info>) => void (infoCalls++, info(...args))) as typeof logger.info;
+    const app = new Application().use(tracing()).use(logging({ logger })).use(auth({ tokens: ["t"] })).handle(() => {});
+    await app.run(call({ traceparent: TRACEPARENT, authorization: "Bearer t" }));
+    await app.run(call({ authorization: "Bearer t" }));
+    const [first, second] = spans.getFinishedSpans().map((span) => span.spanContext());
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line["trace_id"], line["span_id"], line["status"]])).to.deep.equal([
+      [TRACE_ID, first?.spanId, "OK"],
+      [second?.traceId, second?.spanId, "OK"],
+    ]);
+    expect(infoCalls).to.equal(0);
   });
 
   it("keeps the wire attribution: a middleware's failure still names it, tracing passes the error on", async () => {
