@@ -6,8 +6,8 @@ import type { KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
-import { grpcMetrics, type GrpcMetricsOptions, type MethodMeter } from "../lib/observability/grpc-metrics.js";
-import { finalStatus, grpcTypeOf } from "../lib/observability/host-call.js";
+import { grpcMetrics, type GrpcMetricsOptions, grpcTypeOf, type MethodMeter } from "../lib/observability/grpc-metrics.js";
+import { finalStatus } from "../lib/observability/host-call.js";
 import { observeMessages } from "../lib/observability/messages.js";
 import { finishedAlready } from "./finished-already.js";
 

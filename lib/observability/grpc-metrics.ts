@@ -8,6 +8,18 @@ export type Side = "server" | "client";
 /** go-grpc-prometheus's `grpc_type` label: what kind of call it was. */
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
 
+/** go-grpc-prometheus's `grpc_type` of each of the four kinds of call (lib/core/call-kind.ts). */
+const GRPC_TYPES: Readonly<Record<string, GrpcType>> = { unary: "unary", server_stream: "server_stream", client_stream: "client_stream", bidi: "bidi_stream" };
+
+/**
+ * The kind of a call, as go-grpc-prometheus labels it: from the call's `kind` (a server or a
+ * client context), unary for a call that names none (a Koa request).
+ */
+export function grpcTypeOf(call: object): GrpcType {
+  const kind = (call as { readonly kind?: unknown }).kind;
+  return typeof kind === "string" && Object.hasOwn(GRPC_TYPES, kind) ? (GRPC_TYPES[kind] as GrpcType) : "unary";
+}
+
 /**
  * The counters of one method: a call costs a few additions. Message counts are per message,
  * so that a stream reports each one.
