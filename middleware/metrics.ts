@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { type Registry, register } from "prom-client";
 import { CallKind, streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
@@ -8,6 +7,7 @@ import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
 import { grpcMetrics, type GrpcMetricsOptions, grpcTypeOf, type MethodMeter } from "../lib/observability/grpc-metrics.js";
 import { finalStatus } from "../lib/observability/host-call.js";
+import { clockOf } from "../lib/observability/call-clock.js";
 import { observeMessages } from "../lib/observability/messages.js";
 import { finishedAlready } from "./finished-already.js";
 
@@ -15,7 +15,11 @@ import { finishedAlready } from "./finished-already.js";
 export interface MetricsOptions extends GrpcMetricsOptions {
   /** The registry to count in; default prom-client's global `register`. */
   readonly registry?: Registry;
-  /** Millisecond clock for the handling time; default performance.now. */
+  /**
+   * Millisecond clock for the handling time, read by this middleware alone; default
+   * performance.now, read once per edge of a call with a logging() in the same chain
+   * (call-clock.ts).
+   */
   readonly now?: () => number;
 }
 
@@ -42,36 +46,40 @@ export interface MetricsOptions extends GrpcMetricsOptions {
 export function metrics(options: MetricsOptions = {}): PortableMiddleware {
   const registry = options.registry ?? register;
   if (typeof registry?.registerMetric !== "function") throw new TypeError("metrics(): registry must be a prom-client Registry");
-  const now = options.now ?? (() => performance.now());
+  const clock = clockOf(options.now);
   const counts = grpcMetrics(registry, "server", options);
 
   // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
   // A unary call whose downstream finished synchronously is counted at once, with no await of
-  // its own (finished-already.ts); anything else is awaited as an async middleware would.
+  // its own (finished-already.ts); anything else is awaited as an async middleware would. The
+  // clock readings are shared with a logging() inside or around this layer (call-clock.ts).
   function meterCall(ctx: CallContext, next: Next): Promise<void> {
     const meter = counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method);
     meter.started();
     if (ctx.kind !== CallKind.UNARY) return meterStream(ctx, next, meter);
     meter.received();
-    const start = now();
+    const start = clock.entered(ctx);
     const done = next();
-    if (!finishedAlready(done)) return unaryWhenSettled(ctx, done, meter, start);
-    unaryHandled(ctx, meter, start);
-    return done;
+    if (finishedAlready(done)) {
+      unaryHandled(ctx, meter, clock.left(ctx) - start);
+      return done;
+    }
+    clock.suspended(ctx);
+    return unaryWhenSettled(ctx, done, meter, start);
   }
 
-  /** A unary call has ended: one message sent when it ended OK, as Go counts. */
-  function unaryHandled(ctx: CallContext, meter: MethodMeter, start: number): void {
+  /** A unary call has ended after `elapsed` ms: one message sent when it ended OK, as Go counts. */
+  function unaryHandled(ctx: CallContext, meter: MethodMeter, elapsed: number): void {
     const status = ctx.status;
     if (status === Status.OK) meter.sent();
-    meter.handled(status, (now() - start) / 1000);
+    meter.handled(status, elapsed / 1000);
   }
 
   async function unaryWhenSettled(ctx: CallContext, done: Promise<void>, meter: MethodMeter, start: number): Promise<void> {
     try {
       await done;
     } finally {
-      unaryHandled(ctx, meter, start);
+      unaryHandled(ctx, meter, clock.now() - start);
     }
   }
 
@@ -82,13 +90,15 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     else meter.received();
     const streamedResponse = streamsResponses(ctx.kind);
     if (streamedResponse) ctx.wrapResponse((messages) => observeMessages(messages, () => meter.sent()));
-    const start = now();
+    const start = clock.entered(ctx);
+    const done = next();
+    clock.suspended(ctx);
     try {
-      await next();
+      await done;
     } finally {
       const status = ctx.status;
       if (!streamedResponse && status === Status.OK) meter.sent();
-      meter.handled(status, (now() - start) / 1000);
+      meter.handled(status, (clock.now() - start) / 1000);
     }
   }
 
@@ -97,7 +107,7 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     const meter = counts.meter("unary", service, method);
     meter.started();
     meter.received();
-    const start = now();
+    const start = clock.now();
     let threw = false;
     let thrown: unknown;
     try {
@@ -109,7 +119,7 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     } finally {
       const status = finalStatus(ctx, threw, thrown);
       if (status === Status.OK) meter.sent();
-      meter.handled(status, (now() - start) / 1000);
+      meter.handled(status, (clock.now() - start) / 1000);
     }
   }
 
