@@ -13,7 +13,7 @@ import { traceLogFields } from "../../lib/observability/trace-context.js";
 import { createLogger } from "../../lib/logging/logger.js";
 import { capturedLogger, serve } from "../support/koa-server.js";
 import { memoryTracing, onlySpan } from "../support/otel.js";
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-node";
+import { InMemorySpanExporter, NodeTracerProvider, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { pino } from "pino";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -254,6 +254,24 @@ describe("tracing() (server)", () => {
     const ctx = call();
     await app.run(ctx);
     expect([ctx.status, ctx.applied, active]).to.deep.equal([Status.OK, ["tracing"], undefined]);
+  });
+
+  it("with no SDK, still carries on a trace the caller sent: the handler runs in it, unrecorded", async () => {
+    memoryTracing(); // the W3C propagator, registered globally
+    let active: unknown;
+    const app = new Application().use(tracing({ tracerProvider: new ProxyTracerProvider() })).handle(() => void (active = trace.getActiveSpan()?.spanContext()));
+    await app.run(call({ traceparent: TRACEPARENT }));
+    expect(active).to.deep.include({ traceId: TRACE_ID, spanId: PARENT_ID });
+  });
+
+  it("uses an SDK registered behind the global provider after tracing() was made", async () => {
+    const spans = new InMemorySpanExporter();
+    const provider = new ProxyTracerProvider();
+    const app = new Application().use(tracing({ tracerProvider: provider })).handle(() => {});
+    await app.run(call());
+    provider.setDelegate(new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+    await app.run(call());
+    expect(spans.getFinishedSpans().map((span) => [span.name, span.attributes["client.address"]])).to.deep.equal([["KeyValue/Get", "c1"]]);
   });
 
   it("tracing(options) refuses a tracerProvider without getTracer() when called", () => {
