@@ -44,8 +44,10 @@ export interface TracingOptions {
  * handler's generator runs in the context the innermost middleware gave it (this span's, or one
  * a middleware inside this one made active, which a re-binding here would wrongly replace).
  *
- * Built on `@opentelemetry/api` only: with no SDK registered (and no trace context arriving)
- * it costs the API's no-op span per call and nothing more.
+ * Built on `@opentelemetry/api` only. With no SDK registered behind the global provider and no
+ * trace context arriving, a call costs a look at the provider and the metadata: no span is
+ * made, and the rest of the pipeline runs as if this layer were not there. With no SDK, a
+ * caller's trace is still made active and passed on (under a span that records nothing).
  *
  * @example
  *   new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }).register();
