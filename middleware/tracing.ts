@@ -87,7 +87,7 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
     const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
     if (noSdkYet !== undefined) {
       // The API's no-op tracer makes a span only of a trace the caller sent: without one, no
-      // span, no name, no attributes (building them was most of this layer's cost).
+      // span, no name, no attributes (building them would be most of this layer's cost).
       if (noSdkYet.getDelegateTracer(TRACER_NAME) === undefined) {
         if (!isTrace(trace.getSpanContext(parent))) return tailCall(next);
       } else noSdkYet = undefined;

@@ -43,8 +43,8 @@ export function clientAttributes(system: string, service: string, method: string
 /**
  * Whether `ids` are a trace to make active and pass on (a caller's, under a span that records
  * nothing, say). The API's no-op span without a parent has the shared INVALID_SPAN_CONTEXT,
- * known at a glance: `isSpanContextValid()` tests the ids with regular expressions, which was
- * half of `tracing()`'s cost per call with no SDK registered.
+ * known at a glance: `isSpanContextValid()` tests the ids with regular expressions (~700
+ * instructions, measured), on every call of `tracing()` and every log line of a traced call.
  */
 export function isTrace(ids: SpanContext | undefined): ids is SpanContext {
   return ids !== undefined && ids !== INVALID_SPAN_CONTEXT && isSpanContextValid(ids);
