@@ -16,7 +16,8 @@ import { median } from "./measure.js";
  * - load: importing the middleware (and the SDK) and building the application, ms;
  * - cold: the first 1,000 calls after that, ms;
  * - warm: CPU µs per call over `calls` calls after as many warm-up calls;
- * - interleaved: the variants without an SDK in one process, alternating in chunks.
+ * - interleaved: the variants without an SDK in one process, alternating in chunks, each
+ *   compared with the plain pipeline's chunk of its round.
  *
  * `node dist/bench/observability.js [--calls N] [--rounds R]`; `npm run bench` runs it as a section.
  */
@@ -76,26 +77,47 @@ async function measure(variant: Variant, calls: number): Promise<Measured> {
   return { loadMs, coldMs, warmUsPerCall: await cpuUsPerCall(run, calls) };
 }
 
+/** The variants measured together in one process (no SDK: they leave the process as it is). */
+const TOGETHER = ["plain", "tracing-api", "metrics"] as const;
+type Together = (typeof TOGETHER)[number];
+
+/** One interleaved process: each variant's median CPU µs per call, and its median ratio to plain. */
+interface Interleaved {
+  readonly usPerCall: Record<Together, number>;
+  readonly vsPlain: Record<Together, number>;
+}
+
 /**
- * The variants that leave the process as it is (no SDK), measured in one process in
- * alternating chunks, so that a change of load on the machine hits them alike: the median CPU
- * µs per call of each over the chunks.
+ * The variants that leave the process as it is (no SDK), measured in one process in short
+ * alternating chunks, the order turning each round, so that a change of load on the machine
+ * hits them alike. Each round's chunk of a variant is compared with the same round's plain
+ * chunk: the median of those ratios is the overhead (steadier than the ratio of two medians,
+ * as the load drifts), beside the median CPU µs per call of each.
  */
-async function interleaved(calls: number): Promise<Record<"plain" | "tracing-api" | "metrics", number>> {
+async function interleaved(calls: number): Promise<Interleaved> {
   const { tracing } = await import("../middleware/tracing.js");
   const { metrics } = await import("../middleware/metrics.js");
-  const runs = {
+  const runs: Record<Together, (n: number) => Promise<void>> = {
     plain: pipeline([]),
     "tracing-api": pipeline([tracing() as unknown as Middleware]),
     metrics: pipeline([metrics() as unknown as Middleware]),
   };
-  const chunk = Math.max(1000, Math.floor(calls / 20));
-  for (const run of Object.values(runs)) await run(calls); // warm-up
-  const samples: Record<keyof typeof runs, number[]> = { plain: [], "tracing-api": [], metrics: [] };
-  for (let done = 0; done < calls; done += chunk) {
-    for (const [name, run] of Object.entries(runs) as [keyof typeof runs, (n: number) => Promise<void>][]) samples[name].push(await cpuUsPerCall(run, chunk));
+  const chunk = 2000;
+  for (const name of TOGETHER) await runs[name](calls); // warm-up
+  const samples: Record<Together, number[]> = { plain: [], "tracing-api": [], metrics: [] };
+  const ratios: Record<Together, number[]> = { plain: [], "tracing-api": [], metrics: [] };
+  for (let round = 0; round * chunk < calls; round++) {
+    const order = round % 2 === 0 ? TOGETHER : [...TOGETHER].reverse();
+    const rotated = [...order.slice(round % 3), ...order.slice(0, round % 3)];
+    const us: Partial<Record<Together, number>> = {};
+    for (const name of rotated) us[name] = await cpuUsPerCall(runs[name], chunk);
+    for (const name of TOGETHER) {
+      samples[name].push(us[name] as number);
+      ratios[name].push((us[name] as number) / (us.plain as number));
+    }
   }
-  return { plain: median(samples.plain), "tracing-api": median(samples["tracing-api"]), metrics: median(samples.metrics) };
+  const medians = (of: Record<Together, number[]>): Record<Together, number> => ({ plain: median(of.plain), "tracing-api": median(of["tracing-api"]), metrics: median(of.metrics) });
+  return { usPerCall: medians(samples), vsPlain: medians(ratios) };
 }
 
 /** What one process measured. */
@@ -112,6 +134,8 @@ export interface ObservabilityRow extends Measured {
   readonly variant: string;
   /** CPU µs per call measured in one process, alternating with the plain pipeline; only for the variants without an SDK. */
   readonly interleavedUsPerCall: number | undefined;
+  /** The same, as a ratio to the plain pipeline's chunk of the same round (median over rounds and processes). */
+  readonly interleavedVsPlain: number | undefined;
 }
 
 /** Runs every variant `rounds` times, interleaved, each run a fresh process; returns the medians. */
@@ -125,16 +149,18 @@ export function observabilityCost(options: { calls: number; rounds: number }): O
       samples.set(variant, [...(samples.get(variant) ?? []), JSON.parse(child.stdout) as Measured]);
     }
   }
-  const together: Record<string, number>[] = [];
+  const together: Interleaved[] = [];
   for (let round = 0; round < options.rounds; round++) {
     const child = spawnSync(process.execPath, [self, "--interleaved", "--calls", String(options.calls)], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
     if (child.status !== 0) throw new Error(`bench/observability: the interleaved run failed (exit ${child.status})`);
-    together.push(JSON.parse(child.stdout) as Record<string, number>);
+    together.push(JSON.parse(child.stdout) as Interleaved);
   }
   return (Object.keys(VARIANTS) as Variant[]).map((variant) => {
     const runs = samples.get(variant) ?? [];
-    const interleavedUsPerCall = together[0]?.[variant] === undefined ? undefined : median(together.map((r) => r[variant] as number));
-    return { variant: VARIANTS[variant], interleavedUsPerCall, loadMs: median(runs.map((r) => r.loadMs)), coldMs: median(runs.map((r) => r.coldMs)), warmUsPerCall: median(runs.map((r) => r.warmUsPerCall)) };
+    const measuredTogether = (TOGETHER as readonly string[]).includes(variant);
+    const interleavedUsPerCall = measuredTogether ? median(together.map((r) => r.usPerCall[variant as Together])) : undefined;
+    const interleavedVsPlain = measuredTogether ? median(together.map((r) => r.vsPlain[variant as Together])) : undefined;
+    return { variant: VARIANTS[variant], interleavedUsPerCall, interleavedVsPlain, loadMs: median(runs.map((r) => r.loadMs)), coldMs: median(runs.map((r) => r.coldMs)), warmUsPerCall: median(runs.map((r) => r.warmUsPerCall)) };
   });
 }
 
@@ -145,12 +171,13 @@ export function observabilityMarkdown(rows: readonly ObservabilityRow[], options
   const lines = [
     "## Observability middleware, per call (in process)",
     "",
-    `bin/node's chain run in process (logs to /dev/null), each variant in a fresh process; medians of ${options.rounds} rounds. Load: importing the middleware (and the SDK) and building the application. Cold: the first ${COLD_CALLS.toLocaleString("en-US")} calls after that. Warm: CPU µs (user + system) per call over ${options.calls.toLocaleString("en-US")} calls after as many warm-up calls. Interleaved: the variants without an SDK in one process, alternating in chunks, so that load from elsewhere on the machine hits them alike (medians). Goal: each under +10%.`,
+    `bin/node's chain run in process (logs to /dev/null), each variant in a fresh process; medians of ${options.rounds} rounds. Load: importing the middleware (and the SDK) and building the application. Cold: the first ${COLD_CALLS.toLocaleString("en-US")} calls after that. Warm: CPU µs (user + system) per call over ${options.calls.toLocaleString("en-US")} calls after as many warm-up calls. Interleaved: the variants without an SDK in one process, alternating in chunks of 2,000 calls, the order turning each round, so that load from elsewhere on the machine hits them alike; "vs plain" is the median over rounds and processes of each chunk's ratio to the plain chunk of its round. Goal: each under +10%.`,
     "",
     "| pipeline | load, ms | cold, ms | vs plain | warm, CPU µs/call | vs plain | interleaved, CPU µs/call | vs plain |",
     "|---|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map((row) => {
-      const together = row.interleavedUsPerCall === undefined ? "| | " : `| ${row.interleavedUsPerCall.toFixed(2)} | ${row === plain ? "" : pct(row.interleavedUsPerCall, plain?.interleavedUsPerCall)} `;
+      const overhead = row.interleavedVsPlain === undefined || row === plain ? "" : `${row.interleavedVsPlain >= 1 ? "+" : ""}${((row.interleavedVsPlain - 1) * 100).toFixed(1)}%`;
+      const together = row.interleavedUsPerCall === undefined ? "| | " : `| ${row.interleavedUsPerCall.toFixed(2)} | ${overhead} `;
       return `| ${row.variant} | ${row.loadMs.toFixed(1)} | ${row.coldMs.toFixed(1)} | ${row === plain ? "" : pct(row.coldMs, plain?.coldMs)} | ${row.warmUsPerCall.toFixed(2)} | ${row === plain ? "" : pct(row.warmUsPerCall, plain?.warmUsPerCall)} ${together}|`;
     }),
     "",

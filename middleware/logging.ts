@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, httpStatusOf, type KoaContext } from "../lib/core/host-context.js";
 import { createLogger, type Logger, redactMetadata } from "../lib/logging/logger.js";
@@ -6,12 +5,17 @@ import { infoLineWriter, levelGate } from "../lib/logging/pino-line.js";
 import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { lineRedactor } from "../lib/logging/redaction.js";
+import { clockOf } from "../lib/observability/call-clock.js";
+import { finishedAlready } from "./finished-already.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
   /** Where the lines go; default a pino logger on stderr at info level. */
   readonly logger?: Logger;
-  /** Millisecond clock for durations; default performance.now. */
+  /**
+   * Millisecond clock for durations, read by this middleware alone; default performance.now,
+   * read once per edge of a call with a metrics() in the same chain (call-clock.ts).
+   */
   readonly now?: () => number;
   /**
    * More to keep out of the logs, as pino's redaction paths over the line's fields, on top of
@@ -47,7 +51,7 @@ export interface LoggingOptions {
  */
 export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const logger = options.logger ?? createLogger().logger;
-  const now = options.now ?? (() => performance.now());
+  const clock = clockOf(options.now);
   if (typeof logger.info !== "function") throw new TypeError("logging(): logger must have info(), debug(), trace() and isLevelEnabled()");
   const redactor = lineRedactor(options.redact ?? [], "logging()");
 
@@ -56,31 +60,49 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const callLine = infoLineWriter(logger, "call", ["service", "method", "client", "status", "ms", "received", "sent", "failed", "retryAfterMs"], redactor.censoredFields);
   const debugOn = levelGate(logger, "debug");
 
-  async function logCall(ctx: CallContext, next: Next): Promise<void> {
-    const start = now();
+  // A downstream that finished synchronously gets its line at once, with no await of its own
+  // (finished-already.ts); anything else is awaited as an async middleware would. The clock
+  // readings are shared with a metrics() around or inside this layer (call-clock.ts).
+  function logCall(ctx: CallContext, next: Next): Promise<void> {
+    const start = clock.entered(ctx);
+    const done = next();
+    if (finishedAlready(done)) {
+      writeCall(ctx, clock.left(ctx) - start);
+      return done;
+    }
+    clock.suspended(ctx);
+    return logWhenSettled(ctx, done, start);
+  }
+
+  async function logWhenSettled(ctx: CallContext, done: Promise<void>, start: number): Promise<void> {
     try {
-      await next();
+      await done;
     } finally {
-      const ms = Math.round((now() - start) * 1000) / 1000;
-      if (debugOn()) {
-        const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
-        const failed = ctx.interceptorFailed;
-        if (failed !== undefined) line["failed"] = failed;
-        const retryAfterMs = retryAfterMsOf(ctx);
-        if (retryAfterMs !== undefined) line["retryAfterMs"] = retryAfterMs;
-        const error = ctx.failure?.error;
-        if (error !== undefined && error.expose) line["error"] = { message: error.message, ...error.details };
-        line["metadata"] = redactMetadata(ctx.metadata);
-        if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
-        logger.info(redactor.redact(line), "call");
-      } else {
-        callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
-      }
+      writeCall(ctx, clock.now() - start);
+    }
+  }
+
+  /** The call's line, `elapsed` ms after it entered. */
+  function writeCall(ctx: CallContext, elapsed: number): void {
+    const ms = Math.round(elapsed * 1000) / 1000;
+    if (debugOn()) {
+      const line: Record<string, unknown> = { service: ctx.service, method: ctx.method, client: ctx.peer, status: ctx.status, ms, received: ctx.messagesIn, sent: ctx.messagesOut };
+      const failed = ctx.interceptorFailed;
+      if (failed !== undefined) line["failed"] = failed;
+      const retryAfterMs = retryAfterMsOf(ctx);
+      if (retryAfterMs !== undefined) line["retryAfterMs"] = retryAfterMs;
+      const error = ctx.failure?.error;
+      if (error !== undefined && error.expose) line["error"] = { message: error.message, ...error.details };
+      line["metadata"] = redactMetadata(ctx.metadata);
+      if (logger.isLevelEnabled("trace")) line["request"] = ctx.request;
+      logger.info(redactor.redact(line), "call");
+    } else {
+      callLine([ctx.service, ctx.method, ctx.peer, ctx.status, ms, ctx.messagesIn, ctx.messagesOut, ctx.interceptorFailed, retryAfterMsOf(ctx)]);
     }
   }
 
   async function logRequest(ctx: KoaContext, next: Next): Promise<void> {
-    const start = now();
+    const start = clock.now();
     let status: number | undefined;
     try {
       await next();
@@ -94,7 +116,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
         path: ctx.path,
         client: clientOf(ctx),
         status: status ?? ctx.status,
-        ms: Math.round((now() - start) * 1000) / 1000,
+        ms: Math.round((clock.now() - start) * 1000) / 1000,
       };
       if (logger.isLevelEnabled("debug")) line["headers"] = redactMetadata(new Metadata(ctx.headers));
       logger.info(redactor.redact(line), "request");

@@ -1,20 +1,25 @@
-import { performance } from "node:perf_hooks";
 import { type Registry, register } from "prom-client";
+import { CallKind, streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import type { KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
-import { grpcMetrics, type GrpcMetricsOptions } from "../lib/observability/grpc-metrics.js";
-import { finalStatus, grpcTypeOf } from "../lib/observability/host-call.js";
-import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
+import { grpcMetrics, type GrpcMetricsOptions, grpcTypeOf, type MethodMeter } from "../lib/observability/grpc-metrics.js";
+import { finalStatus } from "../lib/observability/host-call.js";
+import { clockOf } from "../lib/observability/call-clock.js";
 import { observeMessages } from "../lib/observability/messages.js";
+import { finishedAlready } from "./finished-already.js";
 
 /** Options of {@link metrics}. */
 export interface MetricsOptions extends GrpcMetricsOptions {
   /** The registry to count in; default prom-client's global `register`. */
   readonly registry?: Registry;
-  /** Millisecond clock for the handling time; default performance.now. */
+  /**
+   * Millisecond clock for the handling time, read by this middleware alone; default
+   * performance.now, read once per edge of a call with a logging() in the same chain
+   * (call-clock.ts).
+   */
   readonly now?: () => number;
 }
 
@@ -27,12 +32,12 @@ export interface MetricsOptions extends GrpcMetricsOptions {
  * `grpc_server_handling_seconds` histogram. Nothing is labelled per client.
  *
  * A unary call counts one message received when it starts and one sent when it ends OK, as Go
- * does. A host that names the kind of call (`ctx.kind`: the gRPC host) gets its `grpc_type`,
- * and a streamed request or response counts each message as it passes; until the pipeline
- * spans a whole stream, `handled` and the handling time of a server stream are taken when the
- * pipeline returns, before its messages are written. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa each
- * request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`) and
- * the gRPC status of its HTTP answer.
+ * does. A streaming call (`ctx.kind`) is labelled `server_stream`, `client_stream` or
+ * `bidi_stream` and counts each streamed message as it passes (a single request or response
+ * once, as for a unary call); `handled` and the handling time are taken when the whole stream
+ * is over. Put it first (outermost) to count the calls auth or rate_limit refuse too. In Koa
+ * each request counts under the service and method its path stands for (`/kv/a`: `kv`, `a`)
+ * and the gRPC status of its HTTP answer.
  *
  * @example
  *   app.use(metrics()).use(logging());
@@ -41,27 +46,59 @@ export interface MetricsOptions extends GrpcMetricsOptions {
 export function metrics(options: MetricsOptions = {}): PortableMiddleware {
   const registry = options.registry ?? register;
   if (typeof registry?.registerMetric !== "function") throw new TypeError("metrics(): registry must be a prom-client Registry");
-  const now = options.now ?? (() => performance.now());
+  const clock = clockOf(options.now);
   const counts = grpcMetrics(registry, "server", options);
 
   // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
-  async function meterCall(ctx: CallContext, next: Next): Promise<void> {
-    const type = grpcTypeOf(ctx);
-    const meter = counts.meter(type, ctx.service, ctx.method);
+  // A unary call whose downstream finished synchronously is counted at once, with no await of
+  // its own (finished-already.ts); anything else is awaited as an async middleware would. The
+  // clock readings are shared with a logging() inside or around this layer (call-clock.ts).
+  function meterCall(ctx: CallContext, next: Next): Promise<void> {
+    const meter = counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method);
     meter.started();
-    // Streams are counted message by message as they pass (the wrappers are no-ops for a kind
-    // without that stream); a single message is counted once, a response only when one is sent.
+    if (ctx.kind !== CallKind.UNARY) return meterStream(ctx, next, meter);
+    meter.received();
+    const start = clock.entered(ctx);
+    const done = next();
+    if (finishedAlready(done)) {
+      unaryHandled(ctx, meter, clock.left(ctx) - start);
+      return done;
+    }
+    clock.suspended(ctx);
+    return unaryWhenSettled(ctx, done, meter, start);
+  }
+
+  /** A unary call has ended after `elapsed` ms: one message sent when it ended OK, as Go counts. */
+  function unaryHandled(ctx: CallContext, meter: MethodMeter, elapsed: number): void {
+    const status = ctx.status;
+    if (status === Status.OK) meter.sent();
+    meter.handled(status, elapsed / 1000);
+  }
+
+  async function unaryWhenSettled(ctx: CallContext, done: Promise<void>, meter: MethodMeter, start: number): Promise<void> {
+    try {
+      await done;
+    } finally {
+      unaryHandled(ctx, meter, clock.now() - start);
+    }
+  }
+
+  async function meterStream(ctx: CallContext, next: Next, meter: MethodMeter): Promise<void> {
+    // Streams are counted message by message as they pass; a single message is counted once,
+    // a response only when one is sent.
     if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, () => meter.received()));
     else meter.received();
     const streamedResponse = streamsResponses(ctx.kind);
     if (streamedResponse) ctx.wrapResponse((messages) => observeMessages(messages, () => meter.sent()));
-    const start = now();
+    const start = clock.entered(ctx);
+    const done = next();
+    clock.suspended(ctx);
     try {
-      await next();
+      await done;
     } finally {
       const status = ctx.status;
       if (!streamedResponse && status === Status.OK) meter.sent();
-      meter.handled(status, (now() - start) / 1000);
+      meter.handled(status, (clock.now() - start) / 1000);
     }
   }
 
@@ -70,7 +107,7 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     const meter = counts.meter("unary", service, method);
     meter.started();
     meter.received();
-    const start = now();
+    const start = clock.now();
     let threw = false;
     let thrown: unknown;
     try {
@@ -82,7 +119,7 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     } finally {
       const status = finalStatus(ctx, threw, thrown);
       if (status === Status.OK) meter.sent();
-      meter.handled(status, (now() - start) / 1000);
+      meter.handled(status, (clock.now() - start) / 1000);
     }
   }
 

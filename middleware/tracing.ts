@@ -1,13 +1,14 @@
-import { type Attributes, type Context, context, isSpanContextValid, propagation, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
+import { type Context, context, propagation, ProxyTracerProvider, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace, type TracerProvider } from "@opentelemetry/api";
 import { streamsRequests, streamsResponses } from "../lib/core/call-kind.js";
 import { CallContext } from "../lib/core/context.js";
 import { clientOf, type KoaContext } from "../lib/core/host-context.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status, statusCode } from "../lib/core/status.js";
+import { tailCall } from "../lib/core/tail-call.js";
 import { methodOf } from "../lib/core/when.js";
 import { failureMessage, finalStatus } from "../lib/observability/host-call.js";
 import { messageEvents, observeMessages } from "../lib/observability/messages.js";
-import { CLIENT_ADDRESS, hostGetter, RPC_GRPC_STATUS_CODE, RPC_METHOD, RPC_SERVICE, RPC_SYSTEM } from "../lib/observability/trace-context.js";
+import { hostGetter, isTrace, RPC_GRPC_STATUS_CODE, serverAttributes } from "../lib/observability/trace-context.js";
 
 /** The instrumentation scope the spans are reported under. */
 export const TRACER_NAME = "rpc-interceptors";
@@ -43,8 +44,10 @@ export interface TracingOptions {
  * handler's generator runs in the context the innermost middleware gave it (this span's, or one
  * a middleware inside this one made active, which a re-binding here would wrongly replace).
  *
- * Built on `@opentelemetry/api` only: with no SDK registered (and no trace context arriving)
- * it costs the API's no-op span per call and nothing more.
+ * Built on `@opentelemetry/api` only. With no SDK registered behind the global provider and no
+ * trace context arriving, a call costs a look at the provider and the metadata: no span is
+ * made, and the rest of the pipeline runs as if this layer were not there. With no SDK, a
+ * caller's trace is still made active and passed on (under a span that records nothing).
  *
  * @example
  *   new NodeTracerProvider({ spanProcessors: [new BatchSpanProcessor(exporter)] }).register();
@@ -56,6 +59,10 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
   const system = options.system ?? "grpc";
   if (typeof system !== "string" || system === "") throw new TypeError("tracing(): system must be a non-empty string");
   const tracer = provider.getTracer(TRACER_NAME);
+  // The global provider while no SDK is registered behind it (trace.getTracerProvider() is the
+  // API's ProxyTracerProvider); undefined for any other provider, and once an SDK is there,
+  // which stays (a provider is registered once).
+  let noSdkYet = provider instanceof ProxyTracerProvider && provider.getDelegateTracer(TRACER_NAME) === undefined ? provider : undefined;
 
   async function traced(ctx: CallContext | KoaContext, next: Next, parent: Context, span: Span): Promise<void> {
     let threw = false;
@@ -77,13 +84,20 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
   }
 
   return function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {
-    const { service, method } = methodOf(ctx);
-    const attributes: Attributes = { [RPC_SYSTEM]: system, [RPC_SERVICE]: service, [RPC_METHOD]: method, [CLIENT_ADDRESS]: clientOf(ctx) };
     const parent = propagation.extract(ROOT_CONTEXT, ctx, hostGetter);
-    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes }, parent);
-    // No SDK and no trace to carry on (the API's no-op span): nothing to record or make active,
-    // so the rest of the call runs as if this layer were not there (a tail call, no async frame).
-    if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return Promise.resolve(next());
+    if (noSdkYet !== undefined) {
+      // The API's no-op tracer makes a span only of a trace the caller sent: without one, no
+      // span, no name, no attributes (building them would be most of this layer's cost).
+      if (noSdkYet.getDelegateTracer(TRACER_NAME) === undefined) {
+        if (!isTrace(trace.getSpanContext(parent))) return tailCall(next);
+      } else noSdkYet = undefined;
+    }
+    const { service, method } = methodOf(ctx);
+    // The attributes go in at the start, where a sampler sees them.
+    const span = tracer.startSpan(`${service}/${method}`, { kind: SpanKind.SERVER, attributes: serverAttributes(system, service, method, clientOf(ctx)) }, parent);
+    // Not sampled and no trace to carry on: nothing to record or make active, so the rest of
+    // the call runs as if this layer were not there (a tail call, no async frame).
+    if (!span.isRecording() && !isTrace(span.spanContext())) return tailCall(next);
     return traced(ctx, next, parent, span);
   };
 }

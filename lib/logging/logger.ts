@@ -23,14 +23,14 @@ export interface LoggerHandle {
 /**
  * A pino logger writing JSON lines to stderr (or `destination`, a file descriptor or path)
  * through an asynchronous, batched {@link LogSink}, so logging never blocks a call. A `mixin`
- * (pino's) adds its fields to every line, e.g. `traceLogFields` for `trace_id` and `span_id`.
+ * (pino's, taking nothing of the line) adds its fields to every line, e.g. `traceLogFields`
+ * for `trace_id` and `span_id`.
  */
 export function createLogger(options: { level?: LogLevel; destination?: number | string; mixin?: (() => object) | undefined } = {}): LoggerHandle {
   const sink = new LogSink({ destination: options.destination ?? 2 });
   const mixin = options.mixin;
   const logger = pino({ level: options.level ?? "info", base: { pid: process.pid }, ...(mixin === undefined ? {} : { mixin }) }, sink);
-  // A mixin adds fields to every line: such a logger formats its own lines (see infoLineWriter).
-  if (mixin === undefined) plainLoggers.add(logger);
+  plainLoggers.add(logger);
   return {
     logger,
     flush() {
@@ -51,8 +51,9 @@ export function redactMetadata(metadata: Metadata): Record<string, string> {
 
 /**
  * Loggers made by {@link createLogger}: pino with its default formatting (no serializers,
- * formatters, hooks, mixin, redaction or nested key), so a line of scalar fields can be built as
- * text without pino's generic formatter (pino-line.ts).
+ * formatters, hooks, redaction or nested key; at most a mixin that reads nothing of the line),
+ * so a line of scalar fields can be built as text without pino's generic formatter
+ * (pino-line.ts).
  */
 const plainLoggers = new WeakSet<object>();
 

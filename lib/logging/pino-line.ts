@@ -15,7 +15,7 @@ const INFO = 30;
 const NOTHING: ReadonlySet<string> = new Set();
 const CENSORED = "[REDACTED]";
 const CENSORED_TEXT = JSON.stringify(CENSORED);
-const { chindingsSym, endSym, lsCacheSym, streamSym, timeSym } = pino.symbols;
+const { chindingsSym, endSym, lsCacheSym, mixinSym, streamSym, timeSym } = pino.symbols;
 
 /** A pino logger's state under its documented integration symbols (`pino.symbols`). */
 type PinoInternals = Record<symbol, unknown> & { on(event: "level-change", listener: () => void): unknown };
@@ -66,16 +66,50 @@ function jsonString(s: string): string {
   return `"${s}"`;
 }
 
+/** A scalar as pino prints a field's value: a JSON string, a finite number, null, true or false. */
+function scalarText(value: string | number | boolean): string {
+  switch (typeof value) {
+    case "string":
+      return jsonString(value);
+    case "number":
+      return Number.isFinite(value) ? numberText(value) : "null";
+    default:
+      return String(value);
+  }
+}
+
+/**
+ * The fields of a mixin's object as pino writes them before the line's own (`,"k":v` each), or
+ * undefined when they cannot be written so: a value that is not a scalar, or a key the line
+ * also has (pino would then put the line's value in the mixin key's place).
+ */
+function mixinText(fields: object, lineKeys: ReadonlySet<string>): string | undefined {
+  let text = "";
+  for (const key in fields) {
+    if (!Object.hasOwn(fields, key)) continue;
+    const value: unknown = (fields as Record<string, unknown>)[key];
+    if (value === undefined || typeof value === "function") continue;
+    if ((typeof value !== "string" && typeof value !== "number" && typeof value !== "boolean") || lineKeys.has(key)) return undefined;
+    text += `,${jsonString(key)}:${scalarText(value)}`;
+  }
+  return text;
+}
+
 /**
  * A writer of one info line of scalar fields: `write(values)` prints what
  * `logger.info({ [keys[i]]: values[i], ... }, msg)` prints. For a logger made by createLogger
  * the line is built here, as text, the way pino builds it (its level and time prefix, its
- * bindings, the fields, the message) and handed to its stream (measured: pino's generic
- * formatting of an object, a `for...in` over it, a type switch and a key quoted per field,
- * costs about a tenth of bin/node's CPU time at one line per call). Any other logger (a child, a
- * user's pino with serializers or redaction, something else) gets `logger.info()`. A field named
- * in `censored` (or every field, for "*") is written as "[REDACTED]" whatever its value, in
- * both, so that logging()'s `redact` paths hold for this line too.
+ * bindings, its mixin's fields, the fields, the message) and handed to its stream (measured:
+ * pino's generic formatting of an object, a `for...in` over it, a type switch and a key quoted
+ * per field, costs about a tenth of bin/node's CPU time at one line per call). Any other logger
+ * (a child, a user's pino with serializers or redaction, something else) gets `logger.info()`,
+ * and so does a line whose mixin fields are not scalars. A field named in `censored` (or every
+ * field, for "*") is written as "[REDACTED]" whatever its value, in both, so that logging()'s
+ * `redact` paths hold for this line too.
+ *
+ * A mixin (createLogger's `mixin`, e.g. `traceLogFields`) is called once per line written, as
+ * pino calls it, and its fields come first, as pino merges them: a traced call's line carries
+ * its `trace_id` and `span_id` on this path too.
  *
  * @example
  *   const write = infoLineWriter(logger, "call", ["service", "status", "ms"]);
@@ -83,21 +117,22 @@ function jsonString(s: string): string {
  */
 export function infoLineWriter(logger: Logger, msg: string, keys: readonly string[], censored: ReadonlySet<string> | "*" = NOTHING): WriteInfoLine {
   const hidden = keys.map((key) => censored === "*" || censored.has(key));
-  if (!isPlainPino(logger)) {
-    return (values) => {
-      const fields: Record<string, InfoLineValue> = {};
-      for (let i = 0; i < keys.length; i++) {
-        const key = keys[i] as string;
-        if (values[i] !== undefined) fields[key] = hidden[i] === true ? CENSORED : values[i];
-      }
-      logger.info(fields, msg);
-    };
-  }
+  const viaInfo: WriteInfoLine = (values) => {
+    const fields: Record<string, InfoLineValue> = {};
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i] as string;
+      if (values[i] !== undefined) fields[key] = hidden[i] === true ? CENSORED : values[i];
+    }
+    logger.info(fields, msg);
+  };
+  if (!isPlainPino(logger)) return viaInfo;
   const internals = logger as unknown as PinoInternals;
   const levelPrefix = (internals[lsCacheSym] as Record<number, string>)[INFO] as string;
   const time = internals[timeSym] as () => string;
   const epochTime = time === pino.stdTimeFunctions.epochTime;
   const stream = internals[streamSym] as { write(line: string): unknown };
+  const mixin = internals[mixinSym] as (() => object) | undefined;
+  const lineKeys: ReadonlySet<string> = new Set(keys);
   // Read once: a pino logger's properties are in dictionary mode, and reading one per line cost
   // more than the rest of the line. The level is gated by levelGate(); the bindings are those of
   // the moment (createLogger's logger has no setBindings() caller).
@@ -120,24 +155,15 @@ export function infoLineWriter(logger: Logger, msg: string, keys: readonly strin
       stamp = timeText;
     } else stamp = time();
     let line = levelPrefix + stamp + bindings;
+    if (mixin !== undefined) {
+      const mixed = mixinText(mixin(), lineKeys);
+      if (mixed === undefined) return viaInfo(values);
+      line += mixed;
+    }
     for (let i = 0; i < quotedKeys.length; i++) {
       const value = values[i];
-      if (hidden[i] === true) {
-        if (value !== undefined) line += quotedKeys[i] + CENSORED_TEXT;
-        continue;
-      }
-      switch (typeof value) {
-        case "string":
-          line += quotedKeys[i] + jsonString(value);
-          break;
-        case "number":
-          line += quotedKeys[i] + (Number.isFinite(value) ? numberText(value) : "null");
-          break;
-        case "boolean":
-          line += quotedKeys[i] + String(value);
-          break;
-        default:
-      }
+      if (value === undefined) continue;
+      line += quotedKeys[i] + (hidden[i] === true ? CENSORED_TEXT : scalarText(value));
     }
     stream.write(line + tail);
   };

@@ -9,6 +9,23 @@ export type Side = "server" | "client";
 export type GrpcType = "unary" | "client_stream" | "server_stream" | "bidi_stream";
 
 /**
+ * The kind of a call, as go-grpc-prometheus labels it: from the call's `kind` (a server or a
+ * client context; lib/core/call-kind.ts), unary for a call that names none (a Koa request).
+ */
+export function grpcTypeOf(call: object): GrpcType {
+  switch ((call as { readonly kind?: unknown }).kind) {
+    case "server_stream":
+      return "server_stream";
+    case "client_stream":
+      return "client_stream";
+    case "bidi":
+      return "bidi_stream";
+    default:
+      return "unary";
+  }
+}
+
+/**
  * The counters of one method: a call costs a few additions. Message counts are per message,
  * so that a stream reports each one.
  */
@@ -137,7 +154,8 @@ class CollectedMetric {
  * per call for the five series, more than the rest of a call through bin/node's chain.
  */
 export class GrpcMetrics {
-  readonly #meters = new Map<string, Map<string, Map<string, Counts>>>();
+  /** By service, then method, then grpc_type: two map lookups per call. */
+  readonly #meters = new Map<string, Map<string, Partial<Record<GrpcType, Counts>>>>();
   readonly #all: Counts[] = [];
   readonly #bounds: readonly number[];
   readonly #maxMethods: number;
@@ -167,16 +185,16 @@ export class GrpcMetrics {
 
   /** The meter of `service`/`method` for calls of `type`, made on first use. */
   meter(type: GrpcType, service: string, method: string): MethodMeter {
-    const found = this.#meters.get(type)?.get(service)?.get(method);
+    const found = this.#meters.get(service)?.get(method)?.[type];
     if (found !== undefined) return found;
     if (this.#all.length >= this.#maxMethods && !(service === OVERFLOW && method === OVERFLOW)) return this.meter(type, OVERFLOW, OVERFLOW);
     const counts = new Counts(Object.freeze({ grpc_type: type, grpc_service: service, grpc_method: method }), this.#bounds);
     this.#all.push(counts);
-    let byService = this.#meters.get(type);
-    if (byService === undefined) this.#meters.set(type, (byService = new Map()));
-    let byMethod = byService.get(service);
-    if (byMethod === undefined) byService.set(service, (byMethod = new Map()));
-    byMethod.set(method, counts);
+    let byMethod = this.#meters.get(service);
+    if (byMethod === undefined) this.#meters.set(service, (byMethod = new Map()));
+    let kinds = byMethod.get(method);
+    if (kinds === undefined) byMethod.set(method, (kinds = {}));
+    kinds[type] = counts;
     return counts;
   }
 }

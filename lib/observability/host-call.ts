@@ -3,7 +3,6 @@ import { type HostContext, httpStatusOf } from "../core/host-context.js";
 import type { StatusName } from "../core/status.js";
 import { StatusError } from "../core/status-error.js";
 import { statusOfHttp } from "./codes.js";
-import type { GrpcType } from "./grpc-metrics.js";
 
 /**
  * How a call ended, in gRPC terms, for the observers (metrics, tracing) of either host: the
@@ -20,19 +19,4 @@ export function finalStatus(ctx: HostContext, threw: boolean, thrown: unknown): 
 export function failureMessage(ctx: HostContext, status: StatusName, thrown: unknown): string {
   const error = ctx instanceof CallContext ? ctx.failure?.error : thrown instanceof StatusError ? thrown : undefined;
   return error !== undefined && error.expose ? error.message : status;
-}
-
-
-/** go-grpc-prometheus's `grpc_type` of each kind of method a host may name (`ctx.kind` in the gRPC host). */
-const GRPC_TYPES: Readonly<Record<string, GrpcType>> = { unary: "unary", server_stream: "server_stream", client_stream: "client_stream", bidi: "bidi_stream" };
-
-/** The kind of call, as go-grpc-prometheus labels it: from the host's `kind` when it has one, else unary. */
-export function grpcTypeOf(ctx: HostContext): GrpcType {
-  const kind = (ctx as { readonly kind?: unknown }).kind;
-  return typeof kind === "string" && Object.hasOwn(GRPC_TYPES, kind) ? (GRPC_TYPES[kind] as GrpcType) : "unary";
-}
-
-/** Whether `value` is an async iterable: a stream of messages. */
-export function isStream(value: unknown): value is AsyncIterable<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
 }

@@ -2,9 +2,10 @@ import { expect } from "chai";
 import { createClient } from "../../lib/client/client.js";
 import { GrpcTransport } from "../../lib/client/transports/grpc-transport.js";
 import { startGrpcNode } from "../support/grpc-node.js";
-import { AUTHORIZED, call, init, stats } from "../support/messages.js";
+import { AUTHORIZED, call, init, parseReply, stats } from "../support/messages.js";
 import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
 import { sampleOf } from "../support/prometheus.js";
+import { open, streamEnd, streamMsg } from "../support/stream-messages.js";
 
 /** The port bin/node logged for its /metrics endpoint. */
 async function metricsPort(node: NodeProcess): Promise<number> {
@@ -14,6 +15,48 @@ async function metricsPort(node: NodeProcess): Promise<number> {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   throw new Error(`bin/node did not log its metrics port; stderr: ${node.stderr}`);
+}
+
+/**
+ * What the known mix of streaming calls leaves in /metrics, in either mode: a PutMany of 3
+ * puts, a Scan of its 3 keys, a Batch of 3 operations (one failing alone: the call is OK), a
+ * Scan without a token. A stream's single request or response counts one message, as a unary
+ * call's does; a refused call's request counts at its start.
+ */
+const STREAM_ROWS: readonly [string, Record<string, string>, number][] = (() => {
+  const labels = (type: string, method: string) => ({ grpc_type: type, grpc_service: "KeyValue", grpc_method: method });
+  const scan = labels("server_stream", "Scan");
+  const putMany = labels("client_stream", "PutMany");
+  const batch = labels("bidi_stream", "Batch");
+  return [
+    ["grpc_server_started_total", putMany, 1],
+    ["grpc_server_msg_received_total", putMany, 3],
+    ["grpc_server_msg_sent_total", putMany, 1],
+    ["grpc_server_handled_total", { ...putMany, grpc_code: "OK" }, 1],
+    ["grpc_server_handling_seconds_count", putMany, 1],
+    ["grpc_server_started_total", scan, 2],
+    ["grpc_server_msg_received_total", scan, 2],
+    ["grpc_server_msg_sent_total", scan, 3],
+    ["grpc_server_handled_total", { ...scan, grpc_code: "OK" }, 1],
+    ["grpc_server_handled_total", { ...scan, grpc_code: "Unauthenticated" }, 1],
+    ["grpc_server_handling_seconds_count", scan, 2],
+    ["grpc_server_handling_seconds_bucket", { ...scan, le: "+Inf" }, 2],
+    ["grpc_server_started_total", batch, 1],
+    ["grpc_server_msg_received_total", batch, 3],
+    ["grpc_server_msg_sent_total", batch, 3],
+    ["grpc_server_handled_total", { ...batch, grpc_code: "OK" }, 1],
+    ["grpc_server_handling_seconds_count", batch, 1],
+  ];
+})();
+const PUTS = [{ key: "a", value: "1" }, { key: "b", value: "2" }, { key: "c", value: "3" }];
+const OPERATIONS = [{ put: { key: "x", value: "9" } }, { get: { key: "x" } }, { get: { key: "missing" } }];
+
+/** Checks every row of STREAM_ROWS, and that streams made no other series. */
+function expectStreamRows(text: string): void {
+  for (const [name, labels, value] of STREAM_ROWS) expect(sampleOf(text, name, labels), `${name} ${JSON.stringify(labels)}`).to.equal(value);
+  const handled = text.split("\n").filter((line) => line.startsWith("grpc_server_handled_total{"));
+  expect(handled, "no other series").to.have.length(4);
+  expect(text, "no stream counted as unary").to.not.match(/grpc_type="unary"/);
 }
 
 describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics, in the stdio and the gRPC mode", () => {
@@ -109,6 +152,53 @@ describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics, in th
       ];
       for (const [name, labels, value] of expected) expect(sampleOf(text, name, labels), `${name} ${JSON.stringify(labels)}`).to.equal(value);
       expect(text.split("\n").filter((line) => line.startsWith("grpc_server_handled_total{")), "no other series").to.have.length(6);
+    } finally {
+      await client.close();
+      node.kill("SIGTERM");
+      expect((await node.exited()).code).to.equal(0);
+    }
+  });
+
+  it("counts streaming calls by their grpc_type, each streamed message, and their handling time once the stream is over (stdio streams)", async () => {
+    const node = startNode({ METRICS_LISTEN: "127.0.0.1:0", RATE_LIMIT_CAPACITY: "100", RATE_LIMIT_REFILL_PER_SEC: "0" });
+    const port = await metricsPort(node);
+    node.writeLines([init(), open(2, "PutMany", "client_stream"), ...PUTS.map((put, i) => streamMsg(3 + i, 2, put)), streamEnd(6, 2)]);
+    await node.waitForLines(2);
+    node.writeLines([open(7, "Scan", "server_stream", { prefix: "" })]);
+    await node.waitForLines(6);
+    node.writeLines([open(8, "Batch", "bidi"), ...OPERATIONS.map((operation, i) => streamMsg(9 + i, 8, operation)), streamEnd(12, 8)]);
+    await node.waitForLines(10);
+    node.writeLines([open(13, "Scan", "server_stream", { prefix: "" }, {})]);
+    const bodies = (await node.waitForLines(11)).map((line) => parseReply(line).body);
+    const closes = bodies.filter((body) => body.type === "grpc_stream_close").map((body) => [body.in_reply_to, body["status"]]);
+    expect(closes).to.deep.equal([[2, "OK"], [7, "OK"], [8, "OK"], [13, "UNAUTHENTICATED"]]);
+    expect(bodies.filter((body) => body.type === "grpc_stream_msg").map((body) => body.in_reply_to)).to.deep.equal([7, 7, 7, 8, 8, 8]);
+
+    expectStreamRows(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    node.end();
+    expect((await node.exited()).code).to.equal(0);
+  });
+
+  it("counts the same streaming calls the same way in gRPC mode (--listen)", async () => {
+    const { node, target } = await startGrpcNode({ METRICS_LISTEN: "127.0.0.1:0", RATE_LIMIT_CAPACITY: "100", RATE_LIMIT_REFILL_PER_SEC: "0" });
+    const client = createClient(new GrpcTransport({ target }));
+    async function* each<T>(items: readonly T[]) {
+      yield* items;
+    }
+    const drain = async (call: AsyncIterable<unknown>): Promise<unknown[]> => {
+      const messages: unknown[] = [];
+      for await (const message of call) messages.push(message);
+      return messages;
+    };
+    try {
+      const port = await metricsPort(node);
+      const auth = { metadata: AUTHORIZED };
+      expect((await client.clientStream("KeyValue", "PutMany", each(PUTS), auth)).response).to.deep.equal({ written: 3 });
+      expect(await drain(client.serverStream("KeyValue", "Scan", { prefix: "" }, auth))).to.have.length(3);
+      const results = (await drain(client.bidi("KeyValue", "Batch", each(OPERATIONS), auth))) as { code: number }[];
+      expect(results.map((result) => result.code)).to.deep.equal([0, 0, 5]);
+      expect((await client.serverStream("KeyValue", "Scan", { prefix: "" }).result).status).to.equal("UNAUTHENTICATED");
+      expectStreamRows(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
     } finally {
       await client.close();
       node.kill("SIGTERM");

@@ -4,8 +4,8 @@ import { createLogger } from "../../lib/logging/logger.js";
 import { type InfoLineValue, infoLineWriter } from "../../lib/logging/pino-line.js";
 
 /** A logger made by createLogger whose lines are kept in memory (its sink's write replaced). */
-function plainLogger(level: "info" | "warn" = "info"): { logger: pino.Logger; lines: string[] } {
-  const { logger } = createLogger({ level, destination: "/dev/null" });
+function plainLogger(level: "info" | "warn" = "info", mixin?: () => object): { logger: pino.Logger; lines: string[] } {
+  const { logger } = createLogger({ level, destination: "/dev/null", mixin });
   const lines: string[] = [];
   (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!.write = (line) => void lines.push(line);
   return { logger, lines };
@@ -42,6 +42,36 @@ describe("infoLineWriter()", () => {
       // pino prints a lone surrogate raw, JSON.stringify escapes it: the same value once parsed.
       if (i === 5) expect(JSON.parse(byWriter)).to.deep.equal({ ...JSON.parse(byPino), time: JSON.parse(byWriter).time });
       else expect(untimed(byWriter), `case ${i}`).to.equal(untimed(byPino));
+    }
+  });
+
+  it("prints a mixin's fields first, as pino merges them: trace_id and span_id of a traced call, none outside one", () => {
+    const mixed: object[] = [{ trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", span_id: "00f067aa0ba902b7" }, {}, { n: 7, ok: false, gone: undefined, "odd \"key\"": "v" }];
+    let next = 0;
+    const { logger, lines } = plainLogger("info", () => ({ ...mixed[Math.floor(next++ / 2) % mixed.length] }));
+    const write = infoLineWriter(logger, "call", ["service", "status", "ms"]);
+    const byPino = logger.info.bind(logger);
+    let infoCalls = 0;
+    logger.info = ((...args: Parameters<typeof byPino>) => void (infoCalls++, byPino(...args))) as typeof logger.info;
+    for (let i = 0; i < mixed.length; i++) {
+      byPino({ service: "KeyValue", status: "OK", ms: 0.25 }, "call");
+      write(["KeyValue", "OK", 0.25]);
+    }
+    expect(infoCalls, "the writer built the lines itself").to.equal(0);
+    const untimed = (line: string): string => line.replace(/"time":\d+/, '"time":0');
+    expect(lines.map(untimed)).to.have.length(6);
+    for (let i = 0; i < mixed.length; i++) expect(untimed(lines[2 * i + 1] as string), `mixin ${i}`).to.equal(untimed(lines[2 * i] as string));
+    expect(JSON.parse(lines[1] as string)).to.include({ trace_id: "4bf92f3577b34da6a3ce929d0e0e4736", span_id: "00f067aa0ba902b7", service: "KeyValue" });
+    expect(lines[1]).to.match(/"pid":\d+,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","service":/);
+  });
+
+  it("leaves to pino a line whose mixin fields it cannot print as pino would: an object value, a key the line has too", () => {
+    for (const fields of [{ nested: { a: 1 } }, { status: "from the mixin", extra: "x" }]) {
+      const { logger, lines } = plainLogger("info", () => ({ ...fields }));
+      logger.info({ service: "KeyValue", status: "OK" }, "call");
+      infoLineWriter(logger, "call", ["service", "status"])(["KeyValue", "OK"]);
+      const untimed = (line: string): string => line.replace(/"time":\d+/, '"time":0');
+      expect(untimed(lines[1] as string)).to.equal(untimed(lines[0] as string));
     }
   });
 

@@ -10,9 +10,10 @@ import { auth } from "../../middleware/auth.js";
 import { logging } from "../../middleware/logging.js";
 import { tracing } from "../../middleware/tracing.js";
 import { traceLogFields } from "../../lib/observability/trace-context.js";
+import { createLogger } from "../../lib/logging/logger.js";
 import { capturedLogger, serve } from "../support/koa-server.js";
 import { memoryTracing, onlySpan } from "../support/otel.js";
-import type { ReadableSpan } from "@opentelemetry/sdk-trace-node";
+import { InMemorySpanExporter, NodeTracerProvider, type ReadableSpan, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-node";
 import { pino } from "pino";
 
 const TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -88,6 +89,25 @@ describe("tracing() (server)", () => {
     const line = JSON.parse(lines[0] as string) as Record<string, unknown>;
     const span = onlySpan(spans.getFinishedSpans(), "KeyValue/Get");
     expect([line["trace_id"], line["span_id"], line["msg"]]).to.deep.equal([TRACE_ID, span.spanContext().spanId, "call"]);
+  });
+
+  it("puts them on logging()'s fast line too (a createLogger logger with traceLogFields): pino is not asked", async () => {
+    const spans = memoryTracing();
+    const { logger } = createLogger({ destination: "/dev/null", mixin: traceLogFields });
+    const lines: string[] = [];
+    (logger as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!.write = (line) => void lines.push(line);
+    let infoCalls = 0;
+    const info = logger.info.bind(logger);
+    logger.info = ((...args: Parameters<typeof info>) => void (infoCalls++, info(...args))) as typeof logger.info;
+    const app = new Application().use(tracing()).use(logging({ logger })).use(auth({ tokens: ["t"] })).handle(() => {});
+    await app.run(call({ traceparent: TRACEPARENT, authorization: "Bearer t" }));
+    await app.run(call({ authorization: "Bearer t" }));
+    const [first, second] = spans.getFinishedSpans().map((span) => span.spanContext());
+    expect(lines.map((line) => JSON.parse(line) as Record<string, unknown>).map((line) => [line["trace_id"], line["span_id"], line["status"]])).to.deep.equal([
+      [TRACE_ID, first?.spanId, "OK"],
+      [second?.traceId, second?.spanId, "OK"],
+    ]);
+    expect(infoCalls).to.equal(0);
   });
 
   it("keeps the wire attribution: a middleware's failure still names it, tracing passes the error on", async () => {
@@ -234,6 +254,24 @@ describe("tracing() (server)", () => {
     const ctx = call();
     await app.run(ctx);
     expect([ctx.status, ctx.applied, active]).to.deep.equal([Status.OK, ["tracing"], undefined]);
+  });
+
+  it("with no SDK, still carries on a trace the caller sent: the handler runs in it, unrecorded", async () => {
+    memoryTracing(); // the W3C propagator, registered globally
+    let active: unknown;
+    const app = new Application().use(tracing({ tracerProvider: new ProxyTracerProvider() })).handle(() => void (active = trace.getActiveSpan()?.spanContext()));
+    await app.run(call({ traceparent: TRACEPARENT }));
+    expect(active).to.deep.include({ traceId: TRACE_ID, spanId: PARENT_ID });
+  });
+
+  it("uses an SDK registered behind the global provider after tracing() was made", async () => {
+    const spans = new InMemorySpanExporter();
+    const provider = new ProxyTracerProvider();
+    const app = new Application().use(tracing({ tracerProvider: provider })).handle(() => {});
+    await app.run(call());
+    provider.setDelegate(new NodeTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] }));
+    await app.run(call());
+    expect(spans.getFinishedSpans().map((span) => [span.name, span.attributes["client.address"]])).to.deep.equal([["KeyValue/Get", "c1"]]);
   });
 
   it("tracing(options) refuses a tracerProvider without getTracer() when called", () => {
