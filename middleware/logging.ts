@@ -6,7 +6,7 @@ import { Metadata } from "../lib/core/metadata.js";
 import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { lineRedactor } from "../lib/logging/redaction.js";
 import { clockOf } from "../lib/observability/call-clock.js";
-import { finishedAlready } from "./finished-already.js";
+import { finishedAlready } from "../lib/core/tail-call.js";
 
 /** Options of {@link logging}. */
 export interface LoggingOptions {
@@ -61,7 +61,7 @@ export function logging(options: LoggingOptions = {}): PortableMiddleware {
   const debugOn = levelGate(logger, "debug");
 
   // A downstream that finished synchronously gets its line at once, with no await of its own
-  // (finished-already.ts); anything else is awaited as an async middleware would. The clock
+  // (lib/core/tail-call.ts); anything else is awaited as an async middleware would. The clock
   // readings are shared with a metrics() around or inside this layer (call-clock.ts).
   function logCall(ctx: CallContext, next: Next): Promise<void> {
     const start = clock.entered(ctx);

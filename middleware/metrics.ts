@@ -9,7 +9,7 @@ import { grpcMetrics, type GrpcMetricsOptions, grpcTypeOf, type MethodMeter } fr
 import { finalStatus } from "../lib/observability/host-call.js";
 import { clockOf } from "../lib/observability/call-clock.js";
 import { observeMessages } from "../lib/observability/messages.js";
-import { finishedAlready } from "./finished-already.js";
+import { finishedAlready } from "../lib/core/tail-call.js";
 
 /** Options of {@link metrics}. */
 export interface MetricsOptions extends GrpcMetricsOptions {
@@ -51,7 +51,7 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
 
   // The RPC host has set ctx.status by the time an error passes this layer: no catch needed.
   // A unary call whose downstream finished synchronously is counted at once, with no await of
-  // its own (finished-already.ts); anything else is awaited as an async middleware would. The
+  // its own (lib/core/tail-call.ts); anything else is awaited as an async middleware would. The
   // clock readings are shared with a logging() inside or around this layer (call-clock.ts).
   function meterCall(ctx: CallContext, next: Next): Promise<void> {
     const meter = counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method);

@@ -1,7 +1,11 @@
-import { pino } from "pino";
+import type * as PinoModule from "pino";
+import { requireCommonJs } from "../core/require-common-js.js";
 import { LogSink } from "./log-sink.js";
 import type { Metadata } from "../core/metadata.js";
 import type { LogLevel } from "./log-levels.js";
+
+/** pino, loaded with require() for start-up time (see requireCommonJs). */
+const { pino }: typeof PinoModule = requireCommonJs("pino");
 
 /** What the middleware need of a logger; a pino logger is one. */
 export interface Logger {
@@ -15,7 +19,7 @@ export interface Logger {
 
 /** A pino logger and the way to flush it before the process ends. */
 export interface LoggerHandle {
-  readonly logger: pino.Logger;
+  readonly logger: PinoModule.Logger;
   /** Writes out whatever is buffered, synchronously. Safe to call more than once. */
   flush(): void;
 }

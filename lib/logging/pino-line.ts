@@ -1,6 +1,10 @@
-import { pino } from "pino";
+import type * as PinoModule from "pino";
+import { requireCommonJs } from "../core/require-common-js.js";
 import type { LogLevel } from "./log-levels.js";
 import { isPlainPino, type Logger } from "./logger.js";
+
+/** pino, loaded with require() for start-up time (see requireCommonJs). */
+const { pino }: typeof PinoModule = requireCommonJs("pino");
 
 // pino's line format rebuilt as text for the loggers createLogger makes: what reads pino's
 // internals (its integration symbols, `pino.symbols`) lives here and nowhere else.

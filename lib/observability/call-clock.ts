@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
  *
  * The contract, for each timing middleware of a call `ctx`:
  * - `entered(ctx)` before calling next();
- * - when next() returned a promise already settled (finished-already.ts), `left(ctx)`: the
+ * - when next() returned a promise already settled (finishedAlready, lib/core/tail-call.ts), `left(ctx)`: the
  *   layers under it left in this stretch, and one of them may have read the clock already;
  * - otherwise `suspended(ctx)` at once, and a fresh `now()` once the downstream settles: a
  *   reading kept across a suspension would be stale.

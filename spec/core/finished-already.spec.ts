@@ -7,7 +7,7 @@ import { CallContext } from "../../lib/core/context.js";
 import type { Middleware } from "../../lib/core/middleware.js";
 import { Status } from "../../lib/core/status.js";
 import { createLogger } from "../../lib/logging/logger.js";
-import { finishedAlready } from "../../middleware/finished-already.js";
+import { finishedAlready } from "../../lib/core/tail-call.js";
 import { metrics } from "../../middleware/metrics.js";
 import { tracing } from "../../middleware/tracing.js";
 import { sample } from "../support/prometheus.js";
