@@ -113,7 +113,7 @@ export class GrpcHost {
   readonly #server: Server;
   readonly #health: HealthImplementation | undefined;
   readonly #services: readonly ServiceInfo[];
-  /** The calls open now, by their signal: what shutdown aborts. */
+  /** The calls open now, by the watch that can cancel each: what shutdown aborts. */
   readonly #open = new Set<CallWatch>();
   #shutdown: Promise<void> | undefined;
 
