@@ -122,8 +122,12 @@ export class LogSink {
 
   /**
    * Writes whatever is queued now, synchronously. While an asynchronous write is in flight the
-   * rest follows it asynchronously instead (writing it now could put lines out of order), except
-   * at process exit, when nothing asynchronous can finish any more.
+   * rest follows it asynchronously instead (writing it now could put lines out of order), and
+   * so does what the destination will not take at once (a pipe whose reader is slow: EAGAIN):
+   * an asynchronous write waits as long as it takes and keeps the process alive until it is
+   * done, where giving up would lose the lines (bin/node's last "stopped" line among them).
+   * At process exit, when nothing asynchronous can finish any more, it writes everything,
+   * retrying EAGAIN for up to a second.
    */
   flushSync(): void {
     if (this.#writing !== undefined && !exiting) return;
@@ -132,20 +136,33 @@ export class LogSink {
     this.#dropped = 0;
     this.#used = 0;
     this.#overflow = "";
-    if (this.#writeAllSync(encoded) && overflow !== "") this.#writeAllSync(Buffer.from(overflow));
+    let rest = this.#writeSync(encoded);
+    if (rest.length === 0 && overflow !== "") rest = this.#writeSync(Buffer.from(overflow));
+    else this.#overflow = overflow;
+    if (rest.length === 0 || exiting) return;
+    // A copy: the rest may lie in the buffer the next lines are encoded into.
+    this.#writingBuffer = undefined;
+    this.#writing = Buffer.from(rest);
+    write(this.#fd, this.#writing, 0, this.#writing.length, null, this.#onWritten);
   }
 
-  /** Writes `chunk` whole, retrying on EAGAIN for a while; false when it gave up. */
-  #writeAllSync(chunk: Buffer): boolean {
+  /**
+   * Writes as much of `chunk` as the destination takes now; returns the rest (empty when all
+   * went). At exit it retries EAGAIN for up to RETRIES x RETRY_MS; otherwise it stops at the
+   * first EAGAIN, for the caller to write the rest asynchronously. Any other error drops the
+   * chunk: there is nowhere to report a failing log destination.
+   */
+  #writeSync(chunk: Buffer): Buffer {
     for (let retries = 0; chunk.length > 0; ) {
       try {
         chunk = chunk.subarray(writeSync(this.#fd, chunk));
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== "EAGAIN" || ++retries > RETRIES) return false;
+        if ((error as NodeJS.ErrnoException).code !== "EAGAIN") return chunk.subarray(chunk.length);
+        if (!exiting || ++retries > RETRIES) return chunk;
         Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, RETRY_MS);
       }
     }
-    return true;
+    return chunk;
   }
 
   /** Writes what is queued after `maxDelayMs` (or at the end of the turn, for 0). */
