@@ -6,7 +6,7 @@ import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status } from "../lib/core/status.js";
 import { methodOf } from "../lib/core/when.js";
 import { grpcMetrics, type GrpcMetricsOptions, grpcTypeOf, type MethodMeter } from "../lib/observability/grpc-metrics.js";
-import { finalStatus } from "../lib/observability/host-call.js";
+import { whenEnded } from "../lib/observability/host-call.js";
 import { clockOf } from "../lib/observability/call-clock.js";
 import { observeMessages } from "../lib/observability/messages.js";
 import { finishedAlready } from "../lib/core/tail-call.js";
@@ -108,19 +108,10 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
     meter.started();
     meter.received();
     const start = clock.now();
-    let threw = false;
-    let thrown: unknown;
-    try {
-      await next();
-    } catch (error) {
-      threw = true;
-      thrown = error;
-      throw error;
-    } finally {
-      const status = finalStatus(ctx, threw, thrown);
+    await whenEnded(ctx, next, (status) => {
       if (status === Status.OK) meter.sent();
       meter.handled(status, (clock.now() - start) / 1000);
-    }
+    });
   }
 
   // One name, two hosts; the dispatch adds no closure and no await to either.

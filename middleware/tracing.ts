@@ -6,7 +6,7 @@ import type { Next, PortableMiddleware } from "../lib/core/middleware.js";
 import { Status, statusCode } from "../lib/core/status.js";
 import { tailCall } from "../lib/core/tail-call.js";
 import { methodOf } from "../lib/core/when.js";
-import { failureMessage, finalStatus } from "../lib/observability/host-call.js";
+import { failureMessage, whenEnded } from "../lib/observability/host-call.js";
 import { messageEvents, observeMessages } from "../lib/observability/messages.js";
 import { hostGetter, isTrace, RPC_GRPC_STATUS_CODE, serverAttributes } from "../lib/observability/trace-context.js";
 
@@ -65,22 +65,13 @@ export function tracing(options: TracingOptions = {}): PortableMiddleware {
   let noSdkYet = provider instanceof ProxyTracerProvider && provider.getDelegateTracer(TRACER_NAME) === undefined ? provider : undefined;
 
   async function traced(ctx: CallContext | KoaContext, next: Next, parent: Context, span: Span): Promise<void> {
-    let threw = false;
-    let thrown: unknown;
     const active = trace.setSpan(parent, span);
     if (ctx instanceof CallContext) traceStreams(ctx, span);
-    try {
-      await context.with(active, next);
-    } catch (error) {
-      threw = true;
-      thrown = error;
-      throw error;
-    } finally {
-      const status = finalStatus(ctx, threw, thrown);
+    await whenEnded(ctx, () => context.with(active, next), (status, thrown) => {
       span.setAttribute(RPC_GRPC_STATUS_CODE, statusCode[status]);
       if (status !== Status.OK) span.setStatus({ code: SpanStatusCode.ERROR, message: failureMessage(ctx, status, thrown) });
       span.end();
-    }
+    });
   }
 
   return function tracing(ctx: CallContext | KoaContext, next: Next): Promise<void> {

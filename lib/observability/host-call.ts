@@ -15,6 +15,28 @@ export function finalStatus(ctx: HostContext, threw: boolean, thrown: unknown): 
   return statusOfHttp(ctx.status);
 }
 
+/**
+ * Runs `downstream` (the rest of the pipeline) and, however it ends, calls `ended` with the
+ * call's {@link finalStatus} and what it threw (undefined when nothing); what it threw goes on
+ * to the middleware further out. For observers that record a call once it is over.
+ *
+ * @example
+ *   return whenEnded(ctx, next, (status) => meter.handled(status, seconds()));
+ */
+export async function whenEnded(ctx: HostContext, downstream: () => Promise<unknown>, ended: (status: StatusName, thrown: unknown) => void): Promise<void> {
+  let threw = false;
+  let thrown: unknown;
+  try {
+    await downstream();
+  } catch (error) {
+    threw = true;
+    thrown = error;
+    throw error;
+  } finally {
+    ended(finalStatus(ctx, threw, thrown), thrown);
+  }
+}
+
 /** A short, safe description of a failed call: the error's message when it may be shown, else the status. */
 export function failureMessage(ctx: HostContext, status: StatusName, thrown: unknown): string {
   const error = ctx instanceof CallContext ? ctx.failure?.error : thrown instanceof StatusError ? thrown : undefined;
