@@ -54,36 +54,28 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
   // its own (lib/core/tail-call.ts); anything else is awaited as an async middleware would. The
   // clock readings are shared with a logging() inside or around this layer (call-clock.ts).
   function meterCall(ctx: CallContext, next: Next): Promise<void> {
-    const meter = counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method);
-    meter.started();
-    if (ctx.kind !== CallKind.UNARY) return meterStream(ctx, next, meter);
-    meter.received();
+    const meter = counts.unaryMeter(ctx.service, ctx.method);
+    meter.unaryStarted();
     const start = clock.entered(ctx);
     const done = next();
     if (finishedAlready(done)) {
-      unaryHandled(ctx, meter, clock.left(ctx) - start);
+      meter.unaryHandled(ctx.status, (clock.left(ctx) - start) / 1000);
       return done;
     }
     clock.suspended(ctx);
     return unaryWhenSettled(ctx, done, meter, start);
   }
 
-  /** A unary call has ended after `elapsed` ms: one message sent when it ended OK, as Go counts. */
-  function unaryHandled(ctx: CallContext, meter: MethodMeter, elapsed: number): void {
-    const status = ctx.status;
-    if (status === Status.OK) meter.sent();
-    meter.handled(status, elapsed / 1000);
-  }
-
   async function unaryWhenSettled(ctx: CallContext, done: Promise<void>, meter: MethodMeter, start: number): Promise<void> {
     try {
       await done;
     } finally {
-      unaryHandled(ctx, meter, clock.now() - start);
+      meter.unaryHandled(ctx.status, (clock.now() - start) / 1000);
     }
   }
 
   async function meterStream(ctx: CallContext, next: Next, meter: MethodMeter): Promise<void> {
+    meter.started();
     // Streams are counted message by message as they pass; a single message is counted once,
     // a response only when one is sent.
     if (streamsRequests(ctx.kind)) ctx.wrapRequest((messages) => observeMessages(messages, () => meter.received()));
@@ -104,18 +96,15 @@ export function metrics(options: MetricsOptions = {}): PortableMiddleware {
 
   async function meterRequest(ctx: KoaContext, next: Next): Promise<void> {
     const { service, method } = methodOf(ctx);
-    const meter = counts.meter("unary", service, method);
-    meter.started();
-    meter.received();
+    const meter = counts.unaryMeter(service, method);
+    meter.unaryStarted();
     const start = clock.now();
-    await whenEnded(ctx, next, (status) => {
-      if (status === Status.OK) meter.sent();
-      meter.handled(status, (clock.now() - start) / 1000);
-    });
+    await whenEnded(ctx, next, (status) => meter.unaryHandled(status, (clock.now() - start) / 1000));
   }
 
   // One name, two hosts; the dispatch adds no closure and no await to either.
   return function metrics(ctx: CallContext | KoaContext, next: Next): Promise<void> {
-    return ctx instanceof CallContext ? meterCall(ctx, next) : meterRequest(ctx, next);
+    if (!(ctx instanceof CallContext)) return meterRequest(ctx, next);
+    return ctx.kind === CallKind.UNARY ? meterCall(ctx, next) : meterStream(ctx, next, counts.meter(grpcTypeOf(ctx), ctx.service, ctx.method));
   };
 }

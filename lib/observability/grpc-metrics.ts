@@ -1,5 +1,5 @@
 import type { Metric, Registry } from "prom-client";
-import { type StatusName, statusCode } from "../core/status.js";
+import { Status, type StatusName, statusCode } from "../core/status.js";
 import { goCodeName } from "./codes.js";
 
 /** Which end of a call the metrics count: go-grpc-prometheus's `grpc_server_*` or `grpc_client_*`. */
@@ -35,6 +35,10 @@ export interface MethodMeter {
   sent(): void;
   /** The call ended with `status` after `seconds`. */
   handled(status: StatusName, seconds: number): void;
+  /** A unary call started, its one request received: `started()` and `received()` in one. */
+  unaryStarted(): void;
+  /** A unary call ended: its one response sent when it ended OK, as Go counts, then `handled()`. */
+  unaryHandled(status: StatusName, seconds: number): void;
 }
 
 /** prom-client's default buckets, which are Prometheus's (and go-grpc-prometheus's) DefBuckets. */
@@ -100,8 +104,17 @@ class Counts implements MethodMeter {
   sent(): void {
     this.sentCount++;
   }
+  unaryStarted(): void {
+    this.startedCount++;
+    this.receivedCount++;
+  }
+  unaryHandled(status: StatusName, seconds: number): void {
+    if (status === Status.OK) this.sentCount++;
+    this.handled(status, seconds);
+  }
   handled(status: StatusName, seconds: number): void {
-    (this.handledCount[statusCode[status]] as number)++;
+    // OK by identity first: a keyed lookup of the name costs more than the rest of the count.
+    (this.handledCount[status === Status.OK ? 0 : statusCode[status]] as number)++;
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && seconds > (bounds[i] as number)) i++;
@@ -154,8 +167,10 @@ class CollectedMetric {
  * per call for the five series, more than the rest of a call through bin/node's chain.
  */
 export class GrpcMetrics {
-  /** By service, then method, then grpc_type: two map lookups per call. */
-  readonly #meters = new Map<string, Map<string, Partial<Record<GrpcType, Counts>>>>();
+  /** By grpc_type, then service, then method: two map lookups per call. */
+  readonly #meters: Readonly<Record<GrpcType, Map<string, Map<string, Counts>>>> = { unary: new Map(), client_stream: new Map(), server_stream: new Map(), bidi_stream: new Map() };
+  /** The unary meter of the first service seen with a method of each name. */
+  readonly #unaryByMethod = new Map<string, Counts>();
   readonly #all: Counts[] = [];
   readonly #bounds: readonly number[];
   readonly #maxMethods: number;
@@ -185,16 +200,28 @@ export class GrpcMetrics {
 
   /** The meter of `service`/`method` for calls of `type`, made on first use. */
   meter(type: GrpcType, service: string, method: string): MethodMeter {
-    const found = this.#meters.get(service)?.get(method)?.[type];
-    if (found !== undefined) return found;
+    return this.#meters[type].get(service)?.get(method) ?? this.#added(type, service, method);
+  }
+
+  /**
+   * {@link meter} of a unary call, by one map lookup when no two services have a unary method
+   * of that name (the first service seen under a name has it; the others take the two lookups).
+   */
+  unaryMeter(service: string, method: string): MethodMeter {
+    const first = this.#unaryByMethod.get(method);
+    return first !== undefined && first.labels.grpc_service === service ? first : this.meter("unary", service, method);
+  }
+
+  /** The meter of a method seen for the first time, or the overflow's past maxMethods. */
+  #added(type: GrpcType, service: string, method: string): MethodMeter {
     if (this.#all.length >= this.#maxMethods && !(service === OVERFLOW && method === OVERFLOW)) return this.meter(type, OVERFLOW, OVERFLOW);
     const counts = new Counts(Object.freeze({ grpc_type: type, grpc_service: service, grpc_method: method }), this.#bounds);
     this.#all.push(counts);
-    let byMethod = this.#meters.get(service);
-    if (byMethod === undefined) this.#meters.set(service, (byMethod = new Map()));
-    let kinds = byMethod.get(method);
-    if (kinds === undefined) byMethod.set(method, (kinds = {}));
-    kinds[type] = counts;
+    const byService = this.#meters[type];
+    let byMethod = byService.get(service);
+    if (byMethod === undefined) byService.set(service, (byMethod = new Map()));
+    byMethod.set(method, counts);
+    if (type === "unary" && !this.#unaryByMethod.has(method)) this.#unaryByMethod.set(method, counts);
     return counts;
   }
 }

@@ -85,6 +85,18 @@ describe("metrics() (server)", () => {
     expect(await sample(registry, "grpc_server_started_total", { grpc_type: "unary", grpc_service: "unknown", grpc_method: "unknown" })).to.equal(2);
   });
 
+  it("counts a method name two services share, and one method called as two kinds, each in its own series", async () => {
+    const app = new Application().use(metrics({ registry })).handle(() => {});
+    const run = (service: string, times: number) => Promise.all(Array.from({ length: times }, () => app.run(new CallContext({ service, method: "Get", request: {}, peer: "c1" }))));
+    await run("KeyValue", 1);
+    await run("Cache", 2);
+    await run("KeyValue", 3);
+    await app.run(new CallContext({ service: "KeyValue", method: "Get", kind: "client_stream" as CallKind, request: (async function* () {})(), peer: "c1" }));
+    expect(await sample(registry, "grpc_server_started_total", GET)).to.equal(4);
+    expect(await sample(registry, "grpc_server_started_total", { ...GET, grpc_service: "Cache" })).to.equal(2);
+    expect(await sample(registry, "grpc_server_started_total", { ...GET, grpc_type: "client_stream" })).to.equal(1);
+  });
+
   it("two metrics() on one registry count into the same series", async () => {
     await new Application().use(metrics({ registry })).handle(() => {}).run(call());
     await new Application().use(metrics({ registry })).handle(() => {}).run(call());
