@@ -57,6 +57,15 @@ export const callInternals = {} as {
   sent(ctx: CallContext): void;
   /** The handler's response stream wrapped by every `wrapResponse()`, as the host reads it. */
   responseStream(ctx: CallContext, stream: AsyncIterable<unknown>): AsyncIterable<unknown>;
+  /**
+   * The reading `clock` left on the call for its entering (`leaving` false) or leaving edge,
+   * while it stands: what lets timing middleware share one reading (lib/observability/call-clock.ts).
+   */
+  edgeReading(ctx: CallContext, clock: object, leaving: boolean): number | undefined;
+  /** Leaves `clock`'s reading `at` of an edge on the call, replacing any other. */
+  setEdgeReading(ctx: CallContext, clock: object, leaving: boolean, at: number): void;
+  /** Forgets `clock`'s reading, if the call holds one. */
+  forgetEdgeReading(ctx: CallContext, clock: object): void;
 };
 
 /** A response wrapper and the middleware that gave it. */
@@ -110,6 +119,14 @@ export class CallContext<S extends object = object> {
   #received = 0;
   #sent = 0;
   #responseWrappers: ResponseWrapper[] | undefined = undefined;
+  /**
+   * A clock reading of an edge of the call, kept on the call itself: on a clock's object, a
+   * reference to the young context costs a remembered-set entry per store (measured: more than
+   * the rest of the sharing).
+   */
+  #edgeClock: object | undefined = undefined;
+  #edgeAt = 0;
+  #edgeLeaving = false;
 
   constructor(init: CallInit<S>) {
     this.service = init.service;
@@ -216,6 +233,15 @@ export class CallContext<S extends object = object> {
     callInternals.hostSignal = (ctx) => ctx.#hostSignal;
     callInternals.received = (ctx) => void ctx.#received++;
     callInternals.sent = (ctx) => void ctx.#sent++;
+    callInternals.edgeReading = (ctx, clock, leaving) => (ctx.#edgeClock === clock && ctx.#edgeLeaving === leaving ? ctx.#edgeAt : undefined);
+    callInternals.setEdgeReading = (ctx, clock, leaving, at) => {
+      ctx.#edgeClock = clock;
+      ctx.#edgeLeaving = leaving;
+      ctx.#edgeAt = at;
+    };
+    callInternals.forgetEdgeReading = (ctx, clock) => {
+      if (ctx.#edgeClock === clock) ctx.#edgeClock = undefined;
+    };
     callInternals.responseStream = (ctx, stream) => {
       const wrappers = ctx.#responseWrappers;
       if (wrappers === undefined) return stream;

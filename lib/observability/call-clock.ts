@@ -1,4 +1,5 @@
 import { performance } from "node:perf_hooks";
+import { type CallContext, callInternals } from "../core/context.js";
 
 /**
  * The clock of the middleware that time calls (logging's `ms`, metrics' handling time), shared
@@ -14,16 +15,15 @@ import { performance } from "node:perf_hooks";
  * - otherwise `suspended(ctx)` at once, and a fresh `now()` once the downstream settles: a
  *   reading kept across a suspension would be stale.
  *
- * So a middleware inside another sees the call enter when the outer one did (the layers
- * between entered synchronously, in no time worth counting), and the outer one sees it leave
- * when the inner one did (before the inner one's own work after next(): logging's line).
- * Readings are kept for one call at a time, matched by identity: any other call reads afresh.
+ * The reading is kept on the call (lib/core/context.ts), and stands from the `entered()` that
+ * made it until that layer's next() has returned (its `left()` or `suspended()`): a layer
+ * inside that enters in the meantime entered synchronously, in no time worth counting, and one
+ * reached later (a middleware between them awaited) finds it gone and reads afresh. A `left()`
+ * reading serves the layers outside it whose next() finished in the same stretch. Readings of
+ * one clock never serve another.
  */
 export class CallClock {
   readonly #now: () => number;
-  #call: object | undefined = undefined;
-  #leaving = false;
-  #at = 0;
 
   /** `now` is a millisecond clock, by default performance.now. */
   constructor(now: () => number = () => performance.now()) {
@@ -36,25 +36,23 @@ export class CallClock {
   }
 
   /** When `call` entered: an outer layer's reading from this stretch, else a new one. */
-  entered(call: object): number {
-    return this.#call === call && !this.#leaving ? this.#at : this.#read(call, false);
+  entered(call: CallContext): number {
+    return callInternals.edgeReading(call, this, false) ?? this.#read(call, false);
   }
 
   /** When `call` left, its downstream finished in this stretch: an inner layer's reading, else a new one. */
-  left(call: object): number {
-    return this.#call === call && this.#leaving ? this.#at : this.#read(call, true);
+  left(call: CallContext): number {
+    return callInternals.edgeReading(call, this, true) ?? this.#read(call, true);
   }
 
   /** `call`'s downstream goes on later: its readings are forgotten. */
-  suspended(call: object): void {
-    if (this.#call === call) this.#call = undefined;
+  suspended(call: CallContext): void {
+    callInternals.forgetEdgeReading(call, this);
   }
 
-  #read(call: object, leaving: boolean): number {
+  #read(call: CallContext, leaving: boolean): number {
     const at = this.#now();
-    this.#call = call;
-    this.#leaving = leaving;
-    this.#at = at;
+    callInternals.setEdgeReading(call, this, leaving, at);
     return at;
   }
 }

@@ -41,17 +41,28 @@ describe("CallClock", () => {
     expect(clock.entered(a), "nor the exit's for an entry").to.equal(3);
   });
 
-  it("suspended(call) forgets its reading; another call's reading is never used", () => {
+  it("suspended(call) forgets its reading; each call keeps its own", () => {
     const time = counting();
     const clock = new CallClock(time.now);
     const [a, b] = [call(), call()];
     clock.entered(a);
     clock.suspended(b);
     expect(clock.entered(a), "b's suspension leaves a's reading").to.equal(1);
+    expect(clock.entered(b), "a's reading is a's").to.equal(2);
+    expect(clock.entered(a), "b's reading is b's").to.equal(1);
     clock.suspended(a);
-    expect(clock.entered(a)).to.equal(2);
-    expect(clock.entered(b)).to.equal(3);
-    expect(clock.entered(a)).to.equal(4);
+    expect(clock.entered(a)).to.equal(3);
+    expect(clock.left(b), "b left afresh").to.equal(4);
+  });
+
+  it("never serves one clock's reading to another", () => {
+    const time = counting();
+    const [one, other] = [new CallClock(time.now), new CallClock(time.now)];
+    const a = call();
+    expect([one.entered(a), other.entered(a), one.entered(a)]).to.deep.equal([1, 2, 3]);
+    other.suspended(a);
+    expect(one.left(a), "another clock's suspension is not this one's").to.equal(4);
+    expect(other.left(a)).to.equal(5);
   });
 
   describe("shared by metrics() and logging() (their default clock)", () => {
