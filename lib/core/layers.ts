@@ -94,7 +94,9 @@ export function middlewareLayer(middleware: Middleware, name: string, index: num
     // Anything else waits for the middleware's promise, as an async layer would.
     if (result === frame.returned && result !== undefined && frame.depth > index) {
       if (frame.open === open) {
-        returned(frame, open);
+        // With no error to settle and no other layer waiting or tail-calling: just leave.
+        if (frame.ctx.failure === undefined && frame.tails === undefined && frame.waiting === undefined) frame.open = open - 1;
+        else returned(frame, open);
         return result as Promise<void>;
       }
       // A tail call over a downstream still running (waiting for Redis, say): the layer is
