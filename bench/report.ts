@@ -1,8 +1,9 @@
 import type { Latency } from "./paced.js";
+import { median } from "./measure.js";
 
 /** The medians of one program's throughput runs. */
 export interface Row {
-  readonly key: "memory" | "redis" | "floor" | "floorLogged" | "python";
+  readonly key: "memory" | "metrics" | "redis" | "floor" | "floorLogged" | "python";
   readonly label: string;
   readonly runs: number;
   readonly wallMs: number;
@@ -12,6 +13,10 @@ export interface Row {
   readonly cpuMs: number;
   /** Every run's wall time, in run order, for the raw record. */
   readonly wallsMs: readonly number[];
+  /** Every run's CPU time, in run order. */
+  readonly cpusMs: readonly number[];
+  /** For the rows compared per call: the CPU time of a run of the init line alone, each round's. */
+  readonly startCpusMs: readonly number[];
   readonly sha256: string;
 }
 
@@ -112,6 +117,20 @@ export function markdown(r: Results, chartFile: string): string {
   const redis = r.rows.find((row) => row.key === "redis");
   if (memory && python) lines.push(`bin/node's output is ${memory.sha256 === python.sha256 ? "byte-identical to" : "DIFFERENT from"} the Python peer's (SHA-256 of stdout).`);
   if (memory && redis) lines.push(`bin/node with Redis printed ${memory.sha256 === redis.sha256 ? "the same bytes as" : "DIFFERENT bytes from"} the memory path.`);
+  const metered = r.rows.find((row) => row.key === "metrics");
+  if (memory && metered) {
+    // CPU µs per call of round i: the run less the same round's run of the init line alone.
+    // Rounds alternate the programs, so the i-th runs of two rows shared the machine's load.
+    const perCall = (row: Row): number[] => row.cpusMs.map((cpu, i) => ((cpu - (row.startCpusMs[i] ?? Number.NaN)) * 1000) / r.calls);
+    const [plainUs, meteredUs] = [perCall(memory), perCall(metered)];
+    const ratio = median(meteredUs.map((us, i) => us / (plainUs[i] ?? Number.NaN)));
+    lines.push(
+      "",
+      `bin/node with \`--metrics-listen\` (metrics() in front of the chain, prom-client's process metrics, the /metrics server): ` +
+        `${median(meteredUs).toFixed(2)} CPU µs per call against ${median(plainUs).toFixed(2)} without, ${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}% (median of the rounds' ratios); ` +
+        `each round's run of the init line alone (start-up: ${ms(median(metered.startCpusMs))} ms of CPU against ${ms(median(memory.startCpusMs))} ms) taken off.`,
+    );
+  }
   const logged = r.rows.find((row) => row.key === "floorLogged");
   if (memory && logged && floor) {
     lines.push(

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
@@ -174,6 +175,8 @@ async function main(): Promise<void> {
     const contenders: Contender[] = [
       { key: "memory", label: "bin/node (memory limiter)", program: { command: BIN_NODE, args: [], env: HIGH_LIMITS } },
     ];
+    // What metrics() costs a whole call in a host: the same node serving Prometheus /metrics.
+    if (opts.observability) contenders.push({ key: "metrics", label: "bin/node (memory) --metrics-listen", program: { command: BIN_NODE, args: ["--metrics-listen", "127.0.0.1:0"], env: HIGH_LIMITS } });
     if (opts.redis) {
       const help = spawnSync(BIN_NODE, ["--help"], { encoding: "utf8" }).stdout;
       if (!help.includes("REDIS_URL")) {
@@ -195,6 +198,11 @@ async function main(): Promise<void> {
     } else notes.push(opts.python ? "Python peer skipped: no python3 (or no peer_python.py)." : "Python peer skipped: --skip-python.");
 
     const runs = new Map<Row["key"], RunResult[]>(contenders.map((c) => [c.key, []]));
+    // A run of the init line alone: what a process costs before any call, taken off the
+    // metered node and the plain one to compare their cost per call.
+    const initOnly = join(tmp, "init.jsonl");
+    writeFileSync(initOnly, `${readFileSync(workload, "utf8").split("\n", 1)[0]}\n`);
+    const startCpus = new Map<Row["key"], number[]>();
     let redisCommands = 0;
     for (let round = 1; round <= opts.rounds; round++) {
       for (const c of contenders) {
@@ -206,6 +214,11 @@ async function main(): Promise<void> {
           fail(`${c.label} round ${round}: exit ${result.exitCode}, ${result.lines} output lines, expected exit 0 and ${opts.calls + 1} lines; see ${tmp}/${c.key}.log (kept)`);
         }
         runs.get(c.key)?.push(result);
+        if (c.key === "metrics" || (c.key === "memory" && contenders.some((other) => other.key === "metrics"))) {
+          const started = await runOnce(c.program, initOnly, join(tmp, `${c.key}.init.out`), join(tmp, `${c.key}.init.log`));
+          if (started.exitCode !== 0 || started.lines !== 1) fail(`${c.label} on the init line alone: exit ${started.exitCode}, ${started.lines} output lines, expected exit 0 and 1 line`);
+          startCpus.set(c.key, [...(startCpus.get(c.key) ?? []), started.cpuMs]);
+        }
         if (commandsBefore !== undefined && redis !== undefined) redisCommands = Math.max(redisCommands, (await redis.commands()) - commandsBefore - 1);
         say(`bench: round ${round}/${opts.rounds} ${c.label.padEnd(30)} ${(result.wallMs / 1000).toFixed(3)} s  ${(result.peakRssKb / 1024).toFixed(1)} MB  cpu ${(result.cpuMs / 1000).toFixed(3)} s`);
       }
@@ -214,6 +227,12 @@ async function main(): Promise<void> {
       notes.push(`bin/node (Redis limiter): its --help mentions REDIS_URL, but the private Redis processed ${redisCommands} commands during a run of ${opts.calls} calls, so this row measured a node that did not use Redis.`);
     } else if (redis !== undefined) {
       notes.push(`bin/node (Redis limiter): the private Redis processed up to ${redisCommands.toLocaleString("en-US")} commands per run of ${opts.calls.toLocaleString("en-US")} calls.`);
+    }
+    if (contenders.some((c) => c.key === "metrics")) {
+      // The metered node names metrics() first in every reply's interceptors_applied; the rest must be the same bytes.
+      const replies = readFileSync(join(tmp, "metrics.out"), "utf8").replaceAll('"interceptors_applied": ["metrics", ', '"interceptors_applied": [');
+      const same = createHash("sha256").update(replies).digest("hex") === runs.get("memory")?.[0]?.sha256;
+      notes.push(`bin/node --metrics-listen printed ${same ? "the same bytes as" : "DIFFERENT bytes from"} bin/node without it, but for "metrics" first in every interceptors_applied.`);
     }
     const rows: Row[] = contenders.map((c) => {
       const list = runs.get(c.key) ?? [];
@@ -227,6 +246,8 @@ async function main(): Promise<void> {
         peakRssKb: median(list.map((r) => r.peakRssKb)),
         cpuMs: median(list.map((r) => r.cpuMs)),
         wallsMs: list.map((r) => r.wallMs),
+        cpusMs: list.map((r) => r.cpuMs),
+        startCpusMs: startCpus.get(c.key) ?? [],
         sha256: list[0]?.sha256 ?? "",
       };
     });
