@@ -114,7 +114,7 @@ export async function start(spec: ServerSpec, logFile: string, wrapper: readonly
   child.once("exit", () => (exited = true));
   const port = await waitFor(() => {
     if (exited) throw new Error(`${name} exited before listening; see ${logFile}`);
-    return /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)/.exec(readFileSync(logFile, "utf8"))?.[1];
+    return /port (\d+)/.exec(stdout)?.[1] ?? /"port":(\d+)[^\n]*"msg":"serving gRPC"/.exec(readFileSync(logFile, "utf8"))?.[1];
   }, `${name} to listen`, timeoutMs);
   const definition = loadSync(KEYVALUE_PROTO, { keepCase: true, defaults: true });
   const service = definition["keyvalue.v1.KeyValue"] as unknown as Record<string, grpc.MethodDefinition<unknown, unknown>>;

@@ -123,11 +123,13 @@ export function markdown(r: Results, chartFile: string): string {
     // Rounds alternate the programs, so the i-th runs of two rows shared the machine's load.
     const perCall = (row: Row): number[] => row.cpusMs.map((cpu, i) => ((cpu - (row.startCpusMs[i] ?? Number.NaN)) * 1000) / r.calls);
     const [plainUs, meteredUs] = [perCall(memory), perCall(metered)];
-    const ratio = median(meteredUs.map((us, i) => us / (plainUs[i] ?? Number.NaN)));
+    const ratios = meteredUs.map((us, i) => us / (plainUs[i] ?? Number.NaN));
+    const ratio = median(ratios);
+    const pct = (r: number): string => `${r >= 1 ? "+" : ""}${((r - 1) * 100).toFixed(1)}%`;
     lines.push(
       "",
       `bin/node with \`--metrics-listen\` (metrics() in front of the chain, prom-client's process metrics, the /metrics server): ` +
-        `${median(meteredUs).toFixed(2)} CPU µs per call against ${median(plainUs).toFixed(2)} without, ${ratio >= 1 ? "+" : ""}${((ratio - 1) * 100).toFixed(1)}% (median of the rounds' ratios); ` +
+        `${median(meteredUs).toFixed(2)} CPU µs per call against ${median(plainUs).toFixed(2)} without, ${pct(ratio)} (median of the rounds' ratios, which ran from ${pct(Math.min(...ratios))} to ${pct(Math.max(...ratios))}); ` +
         `each round's run of the init line alone (start-up: ${ms(median(metered.startCpusMs))} ms of CPU against ${ms(median(memory.startCpusMs))} ms) taken off.`,
     );
   }
