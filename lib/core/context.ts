@@ -120,9 +120,8 @@ export class CallContext<S extends object = object> {
   #sent = 0;
   #responseWrappers: ResponseWrapper[] | undefined = undefined;
   /**
-   * A clock reading of an edge of the call, kept on the call itself: on a clock's object, a
-   * reference to the young context costs a remembered-set entry per store (measured: more than
-   * the rest of the sharing).
+   * A clock reading of an edge of the call, kept on the call itself: on the long-lived clock,
+   * each store of the young context goes through the write barrier's remembered set.
    */
   #edgeClock: object | undefined = undefined;
   #edgeAt = 0;
