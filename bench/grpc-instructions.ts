@@ -20,13 +20,20 @@ const MANY = 6_000;
 const CONCURRENCY = 32;
 /** valgrind runs node about 50 times slower: its start takes tens of seconds. */
 const START_TIMEOUT_MS = 180_000;
+/**
+ * What makes two runs of one server count alike: no compiler or GC threads racing the main one
+ * (with them, two runs of one server differed by up to 16%), fixed hash and random seeds,
+ * and no address randomisation (setarch -R, where there is one).
+ */
+const PINNED = ["--single-threaded", "--hash-seed=1", "--random-seed=1"];
+const NO_ASLR = spawnSync("setarch", ["-R", "true"]).status === 0 ? ["setarch", "-R"] : [];
 
 /** Instructions `spec`'s server executes in one run answering `calls` Gets (every thread summed). */
 async function instructionsOf(spec: ServerSpec, calls: number, dir: string): Promise<number> {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const wrapper = ["valgrind", "--tool=callgrind", `--callgrind-out-file=${join(dir, "callgrind.out")}`];
-  const server = await start(spec, join(dir, "stderr.log"), wrapper, START_TIMEOUT_MS);
+  const wrapper = [...NO_ASLR, "valgrind", "--tool=callgrind", `--callgrind-out-file=${join(dir, "callgrind.out")}`];
+  const server = await start({ ...spec, nodeFlags: PINNED }, join(dir, "stderr.log"), wrapper, START_TIMEOUT_MS);
   try {
     await load(server, calls, CONCURRENCY);
   } finally {
@@ -60,7 +67,7 @@ export async function grpcInstructions(out: string, say: (text: string) => void)
     "|---|---:|---:|",
     ...rows.map((r) => `| ${r.name} | ${Math.round(r.perCall).toLocaleString("en")} | ${(r.perCall / bare).toFixed(2)} |`),
     "",
-    "Kernel time is not in these counts (it is in the CPU table); the same binary, inputs and environment give the same count whatever the machine's load.",
+    `Each server runs as \`node ${PINNED.join(" ")}\`${NO_ASLR.length > 0 ? " under setarch -R" : ""}: one thread, fixed seeds, so that its runs count alike. Kernel time is not in these counts (it is in the CPU table), nor is the machine's load.`,
     "",
   ].join("\n");
 }

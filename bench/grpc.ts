@@ -85,6 +85,8 @@ export interface ServerSpec {
   readonly script: string;
   readonly args: readonly string[];
   readonly env: Readonly<Record<string, string>>;
+  /** Node's own flags, before the script. */
+  readonly nodeFlags?: readonly string[];
 }
 
 /** The servers compared, the bare one first (the reference of every ratio). */
@@ -104,7 +106,7 @@ export function serverSpecs(): ServerSpec[] {
  */
 export async function start(spec: ServerSpec, logFile: string, wrapper: readonly string[] = [], timeoutMs = 10_000): Promise<Server> {
   const { name } = spec;
-  const [command, ...args] = [...wrapper, process.execPath, spec.script, ...spec.args];
+  const [command, ...args] = [...wrapper, process.execPath, ...(spec.nodeFlags ?? []), spec.script, ...spec.args];
   const stderr = openSync(logFile, "w");
   const child = spawn(command!, args, { stdio: ["ignore", "pipe", stderr], env: { ...process.env, ...spec.env } });
   closeSync(stderr);
