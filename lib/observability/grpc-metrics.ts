@@ -113,7 +113,7 @@ class Counts implements MethodMeter {
     this.handled(status, seconds);
   }
   handled(status: StatusName, seconds: number): void {
-    // OK by identity first: a keyed lookup of the name costs more than the rest of the count.
+    // OK, the common case, by identity: no keyed lookup of the status name.
     (this.handledCount[status === Status.OK ? 0 : statusCode[status]] as number)++;
     const bounds = this.bounds;
     let i = 0;
