@@ -4,7 +4,7 @@ import { GrpcTransport } from "../../lib/client/transports/grpc-transport.js";
 import { startGrpcNode } from "../support/grpc-node.js";
 import { AUTHORIZED, call, init, parseReply, stats } from "../support/messages.js";
 import { NodeProcess, nodesKilledAfterEach } from "../support/node-process.js";
-import { sampleOf } from "../support/prometheus.js";
+import { keyValueLabels, sampleOf } from "../support/prometheus.js";
 import { open, streamEnd, streamMsg } from "../support/stream-messages.js";
 
 /** The port bin/node logged for its /metrics endpoint. */
@@ -24,10 +24,9 @@ async function metricsPort(node: NodeProcess): Promise<number> {
  * call's does; a refused call's request counts at its start.
  */
 const STREAM_ROWS: readonly [string, Record<string, string>, number][] = (() => {
-  const labels = (type: string, method: string) => ({ grpc_type: type, grpc_service: "KeyValue", grpc_method: method });
-  const scan = labels("server_stream", "Scan");
-  const putMany = labels("client_stream", "PutMany");
-  const batch = labels("bidi_stream", "Batch");
+    const scan = keyValueLabels("server_stream", "Scan");
+  const putMany = keyValueLabels("client_stream", "PutMany");
+  const batch = keyValueLabels("bidi_stream", "Batch");
   return [
     ["grpc_server_started_total", putMany, 1],
     ["grpc_server_msg_received_total", putMany, 3],
@@ -135,7 +134,7 @@ describe("bin/node --metrics-listen (METRICS_LISTEN): Prometheus /metrics, in th
       ];
       expect(statuses).to.deep.equal(["OK", "OK", "NOT_FOUND", "UNAUTHENTICATED", "OK", "RESOURCE_EXHAUSTED"]);
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const unary = (method: string) => ({ grpc_type: "unary", grpc_service: "KeyValue", grpc_method: method });
+      const unary = (method: string) => keyValueLabels("unary", method);
       const expected: [string, Record<string, string>, number][] = [
         ["grpc_server_started_total", unary("Get"), 4],
         ["grpc_server_msg_received_total", unary("Get"), 4],

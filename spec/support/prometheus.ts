@@ -1,5 +1,10 @@
 import type { Registry } from "prom-client";
 
+/** go-grpc-prometheus's labels of a KeyValue method called as `type` (unary, server_stream, ...). */
+export function keyValueLabels(type: string, method: string): Record<string, string> {
+  return { grpc_type: type, grpc_service: "KeyValue", grpc_method: method };
+}
+
 /** The value of the sample `name{labels}` in the registry's text, or undefined. */
 export async function sample(registry: Pick<Registry, "metrics">, name: string, labels: Record<string, string>): Promise<number | undefined> {
   return sampleOf(await registry.metrics(), name, labels);

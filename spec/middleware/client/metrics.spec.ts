@@ -6,7 +6,7 @@ import { Application } from "../../../lib/core/application.js";
 import { Status } from "../../../lib/core/status.js";
 import { StatusError } from "../../../lib/core/status-error.js";
 import { metrics } from "../../../middleware/client/metrics.js";
-import { sample } from "../../support/prometheus.js";
+import { keyValueLabels, sample } from "../../support/prometheus.js";
 
 describe("metrics() (client)", () => {
   it("counts the grpc_client_* twins: started, handled by grpc_code, messages each way, handling time", async () => {
@@ -65,10 +65,9 @@ describe("metrics() (client)", () => {
     const failed = client.bidi("KeyValue", "Batch", messages(5), { metadata: { "x-fail": "1" } });
     await drain(failed).catch(() => undefined);
 
-    const labels = (type: string, method: string) => ({ grpc_type: type, grpc_service: "KeyValue", grpc_method: method });
-    const scan = labels("server_stream", "Scan");
-    const putMany = labels("client_stream", "PutMany");
-    const batch = labels("bidi_stream", "Batch");
+        const scan = keyValueLabels("server_stream", "Scan");
+    const putMany = keyValueLabels("client_stream", "PutMany");
+    const batch = keyValueLabels("bidi_stream", "Batch");
     const expected: [string, Record<string, string>, number | undefined][] = [
       ["grpc_client_started_total", scan, 1],
       ["grpc_client_msg_sent_total", scan, 1],
@@ -84,7 +83,7 @@ describe("metrics() (client)", () => {
       ["grpc_client_handled_total", { ...batch, grpc_code: "OK" }, 1],
       ["grpc_client_handled_total", { ...batch, grpc_code: "NotFound" }, 1],
       ["grpc_client_handling_seconds_count", batch, 2],
-      ["grpc_client_started_total", labels("unary", "Scan"), undefined],
+      ["grpc_client_started_total", keyValueLabels("unary", "Scan"), undefined],
     ];
     for (const [name, labelSet, value] of expected) expect(await sample(registry, name, labelSet), `${name} ${JSON.stringify(labelSet)}`).to.equal(value);
     // The first Batch sent all 5; the failing one the 3 its handler pulled before failing.
